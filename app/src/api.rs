@@ -1,0 +1,37 @@
+//! Data the pages show (DTOs) and the server functions that fetch them.
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What the referral start page knows about a launch. Never carries tokens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LaunchView {
+    pub ehr_name: String,
+    pub patient: PatientBanner,
+    /// Whether the EHR asked us to show a patient banner (`need_patient_banner`).
+    pub show_patient_banner: bool,
+    pub signed_in_as: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PatientBanner {
+    pub name: String,
+    pub birth_date: Option<String>,
+    /// FHIR administrative gender, as words ("Female", "Unknown", …).
+    pub gender: String,
+    /// The main identifier, e.g. ("Health card", "1234-567-890").
+    pub identifier: Option<(String, String)>,
+    /// Further identifiers, shown on demand.
+    pub other_identifiers: Vec<(String, String)>,
+}
+
+/// The launch named by `launch` as this browser may see it.
+#[server(prefix = "/api", endpoint = "launch_view")]
+pub async fn get_launch_view(launch: String) -> Result<LaunchView, AppError> {
+    let backend = crate::backend::use_backend()?;
+    let headers: http::HeaderMap = leptos_axum::extract()
+        .await
+        .map_err(|_| AppError::Internal)?;
+    backend.0.launch_view(&launch, &headers).await
+}

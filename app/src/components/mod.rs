@@ -1,0 +1,2 @@
+pub mod error_panel;
+pub mod patient_banner;

@@ -1,0 +1,3 @@
+pub mod home;
+pub mod launch_start;
+pub mod not_found;

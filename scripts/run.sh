@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Sets up this machine (idempotent) and runs the app with the embedded sandbox EHR.
+#   app:         http://localhost:3000
+#   sandbox EHR: http://127.0.0.1:3100  <- open this, pick a patient, click "Refer (modal)"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$(pwd)/end2end/node_modules/.bin:$PATH"
+exec cargo leptos serve --release "$@"

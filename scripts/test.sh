@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every test: unit and integration (cargo), then end-to-end in Debian's Chromium (Playwright).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$(pwd)/end2end/node_modules/.bin:$PATH"
+
+printf '\n==> unit and integration tests\n'
+cargo test --workspace --locked
+
+printf '\n==> building the app (server + WASM) for end-to-end tests\n'
+cargo leptos build
+
+printf '\n==> end-to-end tests (Chromium)\n'
+cd end2end
+npx playwright test

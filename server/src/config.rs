@@ -1,0 +1,517 @@
+//! Configuration: one TOML file (optional) plus `EREFERRAL_*` environment overrides.
+//!
+//! Loading is pure ([`Config::from_sources`]) so it is unit-tested without touching the process
+//! environment. With no file and no environment at all the built-in sandbox EHR is the one
+//! registered EHR.
+
+use serde::Deserialize;
+use std::{net::SocketAddr, path::PathBuf};
+use url::Url;
+
+pub const DEFAULT_SCOPES: &str =
+    "launch openid fhirUser online_access patient/Patient.rs user/Practitioner.rs \
+     user/PractitionerRole.rs patient/Encounter.rs patient/ServiceRequest.rs";
+/// Secret the embedded sandbox registers for us. Only ever used against the sandbox.
+pub const SANDBOX_CLIENT_SECRET: &str = "sandbox-secret-change-me";
+pub const SANDBOX_STATIC_BEARER: &str = "sandbox-static-token";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file is not valid TOML: {0}")]
+    Toml(#[from] toml::de::Error),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Env { name: &'static str, reason: String },
+    #[error("config is invalid: {0}")]
+    Invalid(String),
+}
+
+/// The whole configuration, after defaults and overrides.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub public_url: Url,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    /// Base64 of 32 bytes; `None` means "generate one in the data dir on first start".
+    pub token_key: Option<String>,
+    pub log: LogConfig,
+    pub sandbox: SandboxConfig,
+    pub ehrs: Vec<EhrRegistration>,
+    pub launch_ttl_secs: u64,
+    pub session_ttl_secs: u64,
+    pub outbound_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub filter: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    pub enabled: bool,
+    pub listen: SocketAddr,
+    pub public_url: Url,
+}
+
+/// One EHR (RMS Source) allowed to launch us.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EhrRegistration {
+    /// Short stable name used in logs and the database.
+    pub id: String,
+    /// Shown to clinicians ("Signed in as … · St. Elsewhere EHR").
+    pub name: String,
+    /// The FHIR base URL the EHR sends as `iss`.
+    pub issuer: Url,
+    pub client_id: String,
+    pub client_auth: ClientAuthConfig,
+    /// Origins allowed to frame us and to receive our postMessages.
+    pub allowed_origins: Vec<String>,
+    #[serde(default = "default_scopes")]
+    pub scopes: String,
+    pub process_message: ProcessMessageConfig,
+}
+
+fn default_scopes() -> String {
+    DEFAULT_SCOPES.to_string()
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientAuthConfig {
+    Public,
+    ClientSecretBasic {
+        /// The secret itself, or…
+        #[serde(default)]
+        secret: Option<String>,
+        /// …the name of an environment variable holding it (preferred).
+        #[serde(default)]
+        secret_env: Option<String>,
+    },
+    PrivateKeyJwt {
+        /// PEM file with the private key (PKCS#8 RSA for RS384, EC P-384 for ES384).
+        key_file: PathBuf,
+        alg: JwtAlg,
+        kid: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub enum JwtAlg {
+    RS384,
+    ES384,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessMessageConfig {
+    /// The EHR's `$process-message` URL.
+    pub endpoint: Url,
+    pub auth: ProcessMessageAuth,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ProcessMessageAuth {
+    /// SMART Backend Services: `client_credentials` with this registration's `private_key_jwt`.
+    BackendServices {
+        #[serde(default = "default_system_scopes")]
+        scopes: String,
+    },
+    /// A fixed bearer token (development only).
+    StaticBearer {
+        #[serde(default)]
+        token: Option<String>,
+        #[serde(default)]
+        token_env: Option<String>,
+    },
+}
+
+fn default_system_scopes() -> String {
+    "system/MessageHeader.c system/Bundle.c".to_string()
+}
+
+/// The TOML file's shape. Every field optional: defaults fill the rest.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    public_url: Option<Url>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    token_key: Option<String>,
+    launch_ttl_secs: Option<u64>,
+    session_ttl_secs: Option<u64>,
+    outbound_timeout_secs: Option<u64>,
+    #[serde(default)]
+    log: FileLog,
+    #[serde(default)]
+    sandbox: FileSandbox,
+    #[serde(default)]
+    ehr: Vec<EhrRegistration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLog {
+    format: Option<String>,
+    filter: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSandbox {
+    enabled: Option<bool>,
+    listen: Option<SocketAddr>,
+    public_url: Option<Url>,
+}
+
+fn parse_env<T: std::str::FromStr>(
+    env: &dyn Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<T>, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match env(name) {
+        None => Ok(None),
+        Some(v) if v.trim().is_empty() => Ok(None),
+        Some(v) => v
+            .trim()
+            .parse::<T>()
+            .map(Some)
+            .map_err(|e| ConfigError::Env {
+                name,
+                reason: e.to_string(),
+            }),
+    }
+}
+
+fn parse_bool(
+    env: &dyn Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<bool>, ConfigError> {
+    match env(name).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(None),
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) => match v.as_str() {
+            "1" | "true" | "on" | "yes" => Ok(Some(true)),
+            "0" | "false" | "off" | "no" => Ok(Some(false)),
+            _ => Err(ConfigError::Env {
+                name,
+                reason: format!("expected on/off, got {v:?}"),
+            }),
+        },
+    }
+}
+
+impl Config {
+    /// Builds the configuration from an optional TOML text and an environment lookup.
+    pub fn from_sources(
+        file: Option<&str>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let file: FileConfig = match file {
+            Some(text) => toml::from_str(text)?,
+            None => FileConfig::default(),
+        };
+        // cargo-leptos tells the binary where to listen through LEPTOS_SITE_ADDR.
+        let listen = parse_env(env, "EREFERRAL_LISTEN")?
+            .or(file.listen)
+            .or(parse_env(env, "LEPTOS_SITE_ADDR")?)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000)));
+        let public_url = parse_env::<Url>(env, "EREFERRAL_PUBLIC_URL")?
+            .or(file.public_url)
+            .unwrap_or_else(|| default_public_url(listen));
+        let data_dir = parse_env::<PathBuf>(env, "EREFERRAL_DATA_DIR")?
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("data"));
+        let database_url = env("EREFERRAL_DATABASE_URL")
+            .filter(|v| !v.trim().is_empty())
+            .or(file.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("ereferral.db").display()));
+        let token_key = env("EREFERRAL_TOKEN_KEY")
+            .filter(|v| !v.trim().is_empty())
+            .or(file.token_key);
+
+        let format = env("EREFERRAL_LOG_FORMAT")
+            .or(file.log.format)
+            .unwrap_or_else(|| "human".into());
+        let format = match format.trim() {
+            "human" | "" => LogFormat::Human,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(ConfigError::Invalid(format!(
+                    "log format must be \"human\" or \"json\", got {other:?}"
+                )))
+            }
+        };
+        let filter = env("EREFERRAL_LOG")
+            .or_else(|| env("RUST_LOG"))
+            .or(file.log.filter)
+            .unwrap_or_else(|| "info,server=info,sandbox=info".into());
+
+        let ehrs = file.ehr;
+        let sandbox_listen = parse_env(env, "EREFERRAL_SANDBOX_LISTEN")?
+            .or(file.sandbox.listen)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3100)));
+        let sandbox = SandboxConfig {
+            // The sandbox is the default EHR: on unless EHRs are configured or it is switched off.
+            enabled: parse_bool(env, "EREFERRAL_SANDBOX")?
+                .or(file.sandbox.enabled)
+                .unwrap_or(ehrs.is_empty()),
+            listen: sandbox_listen,
+            public_url: parse_env::<Url>(env, "EREFERRAL_SANDBOX_PUBLIC_URL")?
+                .or(file.sandbox.public_url)
+                .unwrap_or_else(|| {
+                    Url::parse(&format!("http://{sandbox_listen}"))
+                        .expect("socket address is a valid URL host")
+                }),
+        };
+
+        let mut config = Config {
+            listen,
+            public_url,
+            data_dir,
+            database_url,
+            token_key,
+            log: LogConfig { format, filter },
+            sandbox,
+            ehrs,
+            launch_ttl_secs: parse_env(env, "EREFERRAL_LAUNCH_TTL_SECS")?
+                .or(file.launch_ttl_secs)
+                .unwrap_or(600),
+            session_ttl_secs: parse_env(env, "EREFERRAL_SESSION_TTL_SECS")?
+                .or(file.session_ttl_secs)
+                .unwrap_or(8 * 3600),
+            outbound_timeout_secs: parse_env(env, "EREFERRAL_OUTBOUND_TIMEOUT_SECS")?
+                .or(file.outbound_timeout_secs)
+                .unwrap_or(10),
+        };
+        if config.sandbox.enabled {
+            config
+                .ehrs
+                .push(sandbox_registration(&config.sandbox.public_url));
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.ehrs.is_empty() {
+            return Err(ConfigError::Invalid(
+                "no EHR is registered: add an [[ehr]] section or enable the sandbox (EREFERRAL_SANDBOX=on)".into(),
+            ));
+        }
+        let mut ids = std::collections::HashSet::new();
+        for ehr in &self.ehrs {
+            if !ids.insert(ehr.id.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "EHR id {:?} is registered twice",
+                    ehr.id
+                )));
+            }
+            if ehr.allowed_origins.is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "EHR {:?} needs at least one allowed origin",
+                    ehr.id
+                )));
+            }
+            for origin in &ehr.allowed_origins {
+                let parsed = Url::parse(origin).map_err(|e| {
+                    ConfigError::Invalid(format!(
+                        "EHR {:?}: origin {origin:?} is not a URL: {e}",
+                        ehr.id
+                    ))
+                })?;
+                if parsed.origin().ascii_serialization() != *origin {
+                    return Err(ConfigError::Invalid(format!(
+                        "EHR {:?}: {origin:?} is not a bare origin (scheme://host[:port], no path or slash)",
+                        ehr.id
+                    )));
+                }
+            }
+            if let ClientAuthConfig::ClientSecretBasic {
+                secret: None,
+                secret_env: None,
+            } = &ehr.client_auth
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "EHR {:?}: client_secret_basic needs secret or secret_env",
+                    ehr.id
+                )));
+            }
+        }
+        if self.session_ttl_secs == 0
+            || self.launch_ttl_secs == 0
+            || self.outbound_timeout_secs == 0
+        {
+            return Err(ConfigError::Invalid(
+                "TTLs and timeouts must be greater than zero".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The origins allowed to frame the app (CSP `frame-ancestors`).
+    pub fn frame_ancestors(&self) -> Vec<String> {
+        let mut origins: Vec<String> = self
+            .ehrs
+            .iter()
+            .flat_map(|e| e.allowed_origins.iter().cloned())
+            .collect();
+        origins.sort();
+        origins.dedup();
+        origins
+    }
+
+    /// Our OAuth redirect URI.
+    pub fn redirect_uri(&self) -> Url {
+        self.public_url
+            .join("callback")
+            .expect("public URL is a base URL")
+    }
+}
+
+fn default_public_url(listen: SocketAddr) -> Url {
+    // Serve the app as `localhost` while the sandbox is `127.0.0.1`: two different sites, as in
+    // production where the EHR frames us cross-site.
+    let host = if listen.ip().is_loopback() {
+        "localhost".to_string()
+    } else {
+        listen.ip().to_string()
+    };
+    Url::parse(&format!("http://{host}:{}/", listen.port())).expect("valid URL")
+}
+
+/// The built-in sandbox EHR's registration.
+pub fn sandbox_registration(sandbox_url: &Url) -> EhrRegistration {
+    let origin = sandbox_url.origin().ascii_serialization();
+    EhrRegistration {
+        id: "sandbox".into(),
+        name: "Sandbox EHR".into(),
+        issuer: sandbox_url.join("fhir").expect("valid URL"),
+        client_id: "ereferral".into(),
+        client_auth: ClientAuthConfig::ClientSecretBasic {
+            secret: Some(SANDBOX_CLIENT_SECRET.into()),
+            secret_env: None,
+        },
+        allowed_origins: vec![origin],
+        scopes: DEFAULT_SCOPES.into(),
+        process_message: ProcessMessageConfig {
+            endpoint: sandbox_url
+                .join("fhir/$process-message")
+                .expect("valid URL"),
+            auth: ProcessMessageAuth::StaticBearer {
+                token: Some(SANDBOX_STATIC_BEARER.into()),
+                token_env: None,
+            },
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn zero_config_registers_the_sandbox_on_another_site() {
+        let c = Config::from_sources(None, &env_of(&[])).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.public_url.as_str(), "http://localhost:3000/");
+        assert!(c.sandbox.enabled);
+        assert_eq!(c.ehrs.len(), 1);
+        assert_eq!(c.ehrs[0].issuer.as_str(), "http://127.0.0.1:3100/fhir");
+        assert_eq!(
+            c.frame_ancestors(),
+            vec!["http://127.0.0.1:3100".to_string()]
+        );
+        assert_eq!(c.redirect_uri().as_str(), "http://localhost:3000/callback");
+        assert_eq!(c.database_url, "sqlite://data/ereferral.db");
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let file = "listen = \"127.0.0.1:4000\"\n[log]\nformat = \"human\"\n";
+        let c = Config::from_sources(
+            Some(file),
+            &env_of(&[
+                ("EREFERRAL_LISTEN", "127.0.0.1:5000"),
+                ("EREFERRAL_LOG_FORMAT", "json"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 5000);
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert_eq!(c.public_url.as_str(), "http://localhost:5000/");
+    }
+
+    #[test]
+    fn configured_ehrs_turn_the_sandbox_off_by_default() {
+        let file = r#"
+[[ehr]]
+id = "hospital"
+name = "General Hospital"
+issuer = "https://ehr.example.org/fhir"
+client_id = "ereferral-app"
+allowed_origins = ["https://ehr.example.org"]
+client_auth = { method = "private_key_jwt", key_file = "keys/app.pem", alg = "ES384", kid = "k1" }
+process_message = { endpoint = "https://ehr.example.org/fhir/$process-message", auth = { method = "backend_services" } }
+"#;
+        let c = Config::from_sources(Some(file), &env_of(&[])).unwrap();
+        assert!(!c.sandbox.enabled);
+        assert_eq!(c.ehrs.len(), 1);
+        assert_eq!(c.ehrs[0].scopes, DEFAULT_SCOPES);
+        let with_sandbox =
+            Config::from_sources(Some(file), &env_of(&[("EREFERRAL_SANDBOX", "on")])).unwrap();
+        assert_eq!(with_sandbox.ehrs.len(), 2);
+    }
+
+    #[test]
+    fn bad_values_are_clear_errors() {
+        let err = Config::from_sources(None, &env_of(&[("EREFERRAL_LISTEN", "nope")])).unwrap_err();
+        assert!(err.to_string().contains("EREFERRAL_LISTEN"), "{err}");
+        let err = Config::from_sources(Some("listen = 3"), &env_of(&[])).unwrap_err();
+        assert!(matches!(err, ConfigError::Toml(_)));
+        let err = Config::from_sources(Some("unknown_key = 1"), &env_of(&[])).unwrap_err();
+        assert!(err.to_string().contains("unknown"), "{err}");
+        let err = Config::from_sources(None, &env_of(&[("EREFERRAL_SANDBOX", "off")])).unwrap_err();
+        assert!(err.to_string().contains("no EHR"), "{err}");
+        let err =
+            Config::from_sources(None, &env_of(&[("EREFERRAL_LOG_FORMAT", "xml")])).unwrap_err();
+        assert!(err.to_string().contains("log format"), "{err}");
+    }
+
+    #[test]
+    fn origins_must_be_bare() {
+        let file = r#"
+[[ehr]]
+id = "h"
+name = "H"
+issuer = "https://ehr.example.org/fhir"
+client_id = "c"
+allowed_origins = ["https://ehr.example.org/"]
+client_auth = { method = "public" }
+process_message = { endpoint = "https://ehr.example.org/fhir/$process-message", auth = { method = "static_bearer", token = "t" } }
+"#;
+        let err = Config::from_sources(Some(file), &env_of(&[])).unwrap_err();
+        assert!(err.to_string().contains("bare origin"), "{err}");
+    }
+}

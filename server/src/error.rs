@@ -1,0 +1,181 @@
+//! Errors that reach the clinician, mapped to responses in one place.
+//!
+//! Each variant renders a plain-words page (what happened, what to do). The details an operator
+//! needs are logged where the error is raised, without PHI or tokens.
+
+use axum::{
+    http::{header, HeaderValue, StatusCode},
+    response::{Html, IntoResponse, Response},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("launch request is missing `{0}`")]
+    MissingParameter(&'static str),
+    #[error("launch parameter `{0}` is malformed")]
+    MalformedParameter(&'static str),
+    #[error("issuer is not registered")]
+    UnknownIssuer,
+    #[error("the EHR's SMART configuration could not be used: {0}")]
+    Discovery(String),
+    #[error("the EHR refused authorization: {code}")]
+    AuthorizationDenied {
+        code: String,
+        description: Option<String>,
+    },
+    #[error("state is unknown, used or expired")]
+    StateInvalid,
+    #[error("token exchange failed: {0}")]
+    TokenExchange(String),
+    #[error("id_token rejected: {0}")]
+    IdToken(String),
+    #[error("the EHR gave no patient context")]
+    MissingPatient,
+    #[error("the EHR gave no user identity (fhirUser)")]
+    MissingUser,
+    #[error("FHIR read of {resource} failed: {reason}")]
+    FhirRead {
+        resource: &'static str,
+        reason: crate::fhir::client::FhirReadError,
+    },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl LaunchError {
+    fn status(&self) -> StatusCode {
+        match self {
+            LaunchError::MissingParameter(_) | LaunchError::MalformedParameter(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            LaunchError::UnknownIssuer => StatusCode::FORBIDDEN,
+            LaunchError::StateInvalid => StatusCode::BAD_REQUEST,
+            LaunchError::AuthorizationDenied { .. } => StatusCode::FORBIDDEN,
+            LaunchError::MissingPatient | LaunchError::MissingUser => StatusCode::BAD_REQUEST,
+            LaunchError::Discovery(_)
+            | LaunchError::TokenExchange(_)
+            | LaunchError::IdToken(_)
+            | LaunchError::FhirRead { .. } => StatusCode::BAD_GATEWAY,
+            LaunchError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// (title, what happened and what to do) in the clinician's words.
+    fn user_text(&self) -> (&'static str, String) {
+        use crate::fhir::client::FhirReadError as F;
+        match self {
+            LaunchError::MissingParameter(_) | LaunchError::MalformedParameter(_) => (
+                "This link cannot start a referral",
+                "The app must be opened from your EHR. Close this window and choose Refer from the patient's chart.".into(),
+            ),
+            LaunchError::UnknownIssuer => (
+                "This EHR is not registered with eReferral",
+                "The app was opened by a system it does not know, so it stopped before contacting it. Ask your support desk to register your EHR.".into(),
+            ),
+            LaunchError::Discovery(_) => (
+                "Your EHR could not be reached",
+                "The app could not read your EHR's sign-in settings. Try again in a minute; if it keeps happening, contact your support desk.".into(),
+            ),
+            LaunchError::AuthorizationDenied { code, .. } if code == "access_denied" => (
+                "Access was not granted",
+                "Your EHR did not allow the app to open this patient's record. Launch again and approve access, or ask your support desk.".into(),
+            ),
+            LaunchError::AuthorizationDenied { .. } => (
+                "Your EHR refused the sign-in",
+                "Your EHR did not accept the app's sign-in request. Launch again from the patient's chart; if it keeps happening, contact your support desk.".into(),
+            ),
+            LaunchError::StateInvalid => (
+                "This launch has expired",
+                "This launch has expired or was already used: launch again from your EHR.".into(),
+            ),
+            LaunchError::TokenExchange(_) | LaunchError::IdToken(_) => (
+                "Sign-in with your EHR failed",
+                "The app could not confirm your sign-in with your EHR. Launch again from the patient's chart; if it keeps happening, contact your support desk.".into(),
+            ),
+            LaunchError::MissingPatient => (
+                "No patient was selected",
+                "Your EHR opened the app without a patient. Open the patient's chart in your EHR and choose Refer from there.".into(),
+            ),
+            LaunchError::MissingUser => (
+                "Your identity was not shared",
+                "Your EHR did not tell the app who you are, so a referral cannot be signed. Contact your support desk.".into(),
+            ),
+            LaunchError::FhirRead { resource, reason } => (
+                "Patient details could not be loaded",
+                match reason {
+                    F::NotFound => format!("Your EHR says the {resource} record does not exist. Check the chart and launch again."),
+                    F::Unauthorized | F::Forbidden => format!("Your EHR did not allow the app to read the {resource} record. Launch again; if it keeps happening, contact your support desk."),
+                    F::Rejected(text) => format!("Your EHR could not return the {resource} record: {text}. Launch again, or contact your support desk."),
+                    _ => format!("Your EHR did not return the {resource} record in time or returned an error. Try again in a minute."),
+                },
+            ),
+            LaunchError::Internal(_) => (
+                "Something went wrong on our side",
+                "The app hit an unexpected problem. Launch again; if it keeps happening, contact your support desk.".into(),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for LaunchError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let (title, text) = self.user_text();
+        if status.is_server_error() || status == StatusCode::BAD_GATEWAY {
+            tracing::error!(error = %self, status = status.as_u16(), "launch failed");
+        } else {
+            tracing::warn!(error = %self, status = status.as_u16(), "launch refused");
+        }
+        let body = error_page(title, &text);
+        let mut response = (status, Html(body)).into_response();
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}
+
+/// A minimal self-contained page (no scripts) for errors raised before the app can render.
+pub fn error_page(title: &str, text: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{t} · eReferral</title><link rel=\"stylesheet\" href=\"/pkg/ereferral.css\"></head><body><main id=\"main\">\
+<section class=\"card error\" role=\"alert\"><h1>{t}</h1><p>{x}</p></section></main></body></html>",
+        t = escape_html(title),
+        x = escape_html(text)
+    )
+}
+
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_pages_escape_text() {
+        let page = error_page("<script>", "a & b \"c\"");
+        assert!(page.contains("&lt;script&gt;"));
+        assert!(page.contains("a &amp; b &quot;c&quot;"));
+        assert!(!page.contains("<script>"));
+    }
+
+    #[test]
+    fn expired_state_tells_the_clinician_to_launch_again() {
+        let (_, text) = LaunchError::StateInvalid.user_text();
+        assert!(text.contains("launch again from your EHR"));
+    }
+}

@@ -1,0 +1,4 @@
+//! HTTP plumbing shared by every route: security headers, static assets, health.
+pub mod health;
+pub mod security_headers;
+pub mod static_assets;

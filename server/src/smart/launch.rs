@@ -1,0 +1,144 @@
+//! `GET /launch?iss=…&launch=…`: the EHR launch's first leg.
+
+use super::{now_unix, pending, random_token, registry};
+use crate::{error::LaunchError, state::AppState};
+use axum::{
+    extract::{Query, State},
+    response::{IntoResponse, Redirect, Response},
+};
+use oauth2::PkceCodeChallenge;
+use serde::Deserialize;
+use url::Url;
+
+#[derive(Debug, Deserialize)]
+pub struct LaunchParams {
+    iss: Option<String>,
+    launch: Option<String>,
+}
+
+/// Longest `launch` value we accept: EHRs use opaque ids or JWTs, never megabytes.
+const MAX_LAUNCH_LEN: usize = 4096;
+
+pub async fn launch(
+    State(state): State<AppState>,
+    Query(params): Query<LaunchParams>,
+) -> Result<Response, LaunchError> {
+    let iss = params
+        .iss
+        .filter(|s| !s.trim().is_empty())
+        .ok_or(LaunchError::MissingParameter("iss"))?;
+    let launch = params
+        .launch
+        .filter(|s| !s.trim().is_empty())
+        .ok_or(LaunchError::MissingParameter("launch"))?;
+    if launch.len() > MAX_LAUNCH_LEN || launch.chars().any(char::is_control) {
+        return Err(LaunchError::MalformedParameter("launch"));
+    }
+    registry::normalize_issuer(&iss).ok_or(LaunchError::MalformedParameter("iss"))?;
+    // Checked before any outbound request: an unregistered iss never makes us fetch anything.
+    let ehr = registry::find_registration(&state.config, &iss).ok_or_else(|| {
+        tracing::warn!(
+            iss_len = iss.len(),
+            "launch from an unregistered issuer refused"
+        );
+        LaunchError::UnknownIssuer
+    })?;
+
+    let smart = state
+        .smart
+        .discovery
+        .get(&state.smart.http, &ehr.issuer)
+        .await
+        .map_err(|e| {
+            tracing::error!(ehr = %ehr.id, error = %e, "SMART discovery failed");
+            LaunchError::Discovery(e.to_string())
+        })?;
+
+    // The verifier stays in our database; only its S256 challenge goes to the browser.
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256_len(64);
+    let now = now_unix();
+    let pending = pending::PendingLaunch {
+        state: random_token(32),
+        ehr_id: ehr.id.clone(),
+        launch: launch.clone(),
+        pkce_verifier: verifier.secret().clone(),
+        nonce: random_token(32),
+        created_at: now,
+        expires_at: now + state.config.launch_ttl_secs as i64,
+    };
+    pending::insert(&state.db, &pending)
+        .await
+        .map_err(|e| LaunchError::Internal(format!("store pending launch: {e}")))?;
+
+    let url = authorize_url(
+        &smart.authorization_endpoint,
+        &ehr.client_id,
+        &state.config.redirect_uri(),
+        &ehr.scopes,
+        &pending.state,
+        &ehr.issuer,
+        &launch,
+        &challenge,
+        &pending.nonce,
+    );
+    tracing::info!(ehr = %ehr.id, "launch started, redirecting to authorize");
+    Ok(Redirect::to(url.as_str()).into_response())
+}
+
+/// The authorization request (SMART App Launch 2.2 §"Obtain authorization code").
+#[allow(clippy::too_many_arguments)]
+pub fn authorize_url(
+    endpoint: &Url,
+    client_id: &str,
+    redirect_uri: &Url,
+    scopes: &str,
+    state: &str,
+    aud: &Url,
+    launch: &str,
+    challenge: &PkceCodeChallenge,
+    nonce: &str,
+) -> Url {
+    let mut url = endpoint.clone();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", redirect_uri.as_str())
+        .append_pair("scope", scopes)
+        .append_pair("state", state)
+        .append_pair("aud", aud.as_str().trim_end_matches('/'))
+        .append_pair("launch", launch)
+        .append_pair("code_challenge", challenge.as_str())
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("nonce", nonce);
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorize_url_carries_every_parameter() {
+        let (challenge, _v) = PkceCodeChallenge::new_random_sha256();
+        let url = authorize_url(
+            &Url::parse("https://ehr.example.org/auth/authorize?tenant=1").unwrap(),
+            "app",
+            &Url::parse("http://localhost:3000/callback").unwrap(),
+            "launch openid",
+            "st",
+            &Url::parse("https://ehr.example.org/fhir/").unwrap(),
+            "L1",
+            &challenge,
+            "n1",
+        );
+        let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+        assert_eq!(q["tenant"], "1");
+        assert_eq!(q["response_type"], "code");
+        assert_eq!(q["aud"], "https://ehr.example.org/fhir");
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["code_challenge"], challenge.as_str());
+        assert_eq!(q["scope"], "launch openid");
+        assert_eq!(q["launch"], "L1");
+        assert_eq!(q["nonce"], "n1");
+    }
+}

@@ -1,0 +1,209 @@
+//! Token requests (authorization_code, refresh_token) with the registration's client auth, via the
+//! `oauth2` crate; the SMART launch context comes back as extra token-response fields.
+
+use super::client_assertion::{AssertionSigner, ASSERTION_TYPE};
+use crate::config::{ClientAuthConfig, EhrRegistration};
+use oauth2::{
+    basic::{
+        BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+        BasicTokenType,
+    },
+    AuthType, AuthorizationCode, ClientId, ClientSecret, EndpointNotSet, EndpointSet,
+    ExtraTokenFields, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
+    StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use url::Url;
+
+/// The SMART launch context and id_token carried beside the access token.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SmartContext {
+    #[serde(default)]
+    pub id_token: Option<String>,
+    #[serde(default)]
+    pub patient: Option<String>,
+    #[serde(default)]
+    pub encounter: Option<String>,
+    #[serde(default, rename = "fhirContext")]
+    pub fhir_context: Vec<Value>,
+    #[serde(default)]
+    pub need_patient_banner: Option<bool>,
+    #[serde(default)]
+    pub smart_style_url: Option<String>,
+    #[serde(default)]
+    pub intent: Option<String>,
+    #[serde(default)]
+    pub tenant: Option<String>,
+    #[serde(default)]
+    pub smart_web_messaging_handle: Option<String>,
+    #[serde(default)]
+    pub smart_web_messaging_origin: Option<String>,
+    /// Link-mode launches: where to send the user when done (checked against registered origins).
+    #[serde(default)]
+    pub ereferral_return_url: Option<String>,
+}
+impl ExtraTokenFields for SmartContext {}
+
+pub type SmartTokenResponse = StandardTokenResponse<SmartContext, BasicTokenType>;
+type SmartOAuthClient = oauth2::Client<
+    BasicErrorResponse,
+    SmartTokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+/// Tokens as we keep them (encrypted at rest).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub scope: Option<String>,
+    pub expires_in: Option<u64>,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tokens { .. }")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("the EHR answered {error}")]
+    Refused {
+        error: String,
+        description: Option<String>,
+    },
+    #[error("token request failed: {0}")]
+    Transport(String),
+    #[error("token response unreadable: {0}")]
+    Parse(String),
+    #[error("client authentication is misconfigured: {0}")]
+    ClientAuth(String),
+}
+
+fn client(
+    ehr: &EhrRegistration,
+    token_url: &Url,
+    redirect_uri: &Url,
+) -> Result<SmartOAuthClient, TokenError> {
+    let mut c = oauth2::Client::new(ClientId::new(ehr.client_id.clone()))
+        .set_token_uri(TokenUrl::from_url(token_url.clone()))
+        .set_redirect_uri(RedirectUrl::from_url(redirect_uri.clone()));
+    match &ehr.client_auth {
+        ClientAuthConfig::ClientSecretBasic { secret, secret_env } => {
+            let secret = match (secret, secret_env) {
+                (_, Some(name)) => std::env::var(name).map_err(|_| {
+                    TokenError::ClientAuth(format!("environment variable {name} is not set"))
+                })?,
+                (Some(s), None) => s.clone(),
+                (None, None) => return Err(TokenError::ClientAuth("no client secret".into())),
+            };
+            c = c
+                .set_client_secret(ClientSecret::new(secret))
+                .set_auth_type(AuthType::BasicAuth);
+        }
+        ClientAuthConfig::Public | ClientAuthConfig::PrivateKeyJwt { .. } => {
+            c = c.set_auth_type(AuthType::RequestBody);
+        }
+    }
+    Ok(c)
+}
+
+fn assertion(
+    signer: Option<&AssertionSigner>,
+    ehr: &EhrRegistration,
+    token_url: &Url,
+) -> Result<Option<String>, TokenError> {
+    match (&ehr.client_auth, signer) {
+        (ClientAuthConfig::PrivateKeyJwt { .. }, Some(s)) => s
+            .sign(&ehr.client_id, token_url.as_str(), super::now_unix())
+            .map(Some)
+            .map_err(|e| TokenError::ClientAuth(e.to_string())),
+        (ClientAuthConfig::PrivateKeyJwt { .. }, None) => {
+            Err(TokenError::ClientAuth("private key not loaded".into()))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn map_error<RE: std::error::Error + 'static>(
+    e: RequestTokenError<RE, BasicErrorResponse>,
+) -> TokenError {
+    match e {
+        RequestTokenError::ServerResponse(r) => TokenError::Refused {
+            error: r.error().as_ref().to_string(),
+            description: r.error_description().cloned(),
+        },
+        RequestTokenError::Request(e) => TokenError::Transport(e.to_string()),
+        RequestTokenError::Parse(e, _) => TokenError::Parse(e.to_string()),
+        RequestTokenError::Other(e) => TokenError::Parse(e),
+    }
+}
+
+fn tokens_of(response: &SmartTokenResponse) -> Tokens {
+    Tokens {
+        access_token: response.access_token().secret().clone(),
+        refresh_token: response.refresh_token().map(|t| t.secret().clone()),
+        scope: response
+            .scopes()
+            .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
+        expires_in: response.expires_in().map(|d| d.as_secs()),
+    }
+}
+
+/// Exchanges an authorization code (with its PKCE verifier) for tokens and launch context.
+pub async fn exchange_code(
+    http: &reqwest::Client,
+    ehr: &EhrRegistration,
+    signer: Option<&AssertionSigner>,
+    token_url: &Url,
+    redirect_uri: &Url,
+    code: &str,
+    pkce_verifier: &str,
+) -> Result<(Tokens, SmartContext), TokenError> {
+    let c = client(ehr, token_url, redirect_uri)?;
+    let mut request = c
+        .exchange_code(AuthorizationCode::new(code.to_string()))
+        .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_string()));
+    if let Some(a) = assertion(signer, ehr, token_url)? {
+        request = request
+            .add_extra_param("client_assertion_type", ASSERTION_TYPE)
+            .add_extra_param("client_assertion", a);
+    }
+    let response = request.request_async(http).await.map_err(map_error)?;
+    Ok((tokens_of(&response), response.extra_fields().clone()))
+}
+
+/// Uses a refresh token (same client auth as the code exchange). Keeps the old refresh token when
+/// the server does not rotate it.
+pub async fn refresh(
+    http: &reqwest::Client,
+    ehr: &EhrRegistration,
+    signer: Option<&AssertionSigner>,
+    token_url: &Url,
+    redirect_uri: &Url,
+    refresh_token: &str,
+) -> Result<Tokens, TokenError> {
+    let c = client(ehr, token_url, redirect_uri)?;
+    let rt = RefreshToken::new(refresh_token.to_string());
+    let mut request = c.exchange_refresh_token(&rt);
+    if let Some(a) = assertion(signer, ehr, token_url)? {
+        request = request
+            .add_extra_param("client_assertion_type", ASSERTION_TYPE)
+            .add_extra_param("client_assertion", a);
+    }
+    let response = request.request_async(http).await.map_err(map_error)?;
+    let mut tokens = tokens_of(&response);
+    if tokens.refresh_token.is_none() {
+        tokens.refresh_token = Some(refresh_token.to_string());
+    }
+    Ok(tokens)
+}

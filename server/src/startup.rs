@@ -1,0 +1,122 @@
+//! Wiring: from a [`Config`] to a listening server (and the embedded sandbox EHR when enabled).
+//! Used by the binary and by integration tests, which bind ephemeral ports.
+
+use crate::{
+    config::Config, db, http::security_headers::SecurityHeaders, session, smart, state::AppState,
+};
+use anyhow::Context;
+use leptos::config::LeptosOptions;
+use std::{future::Future, sync::Arc, time::Duration};
+use tokio::net::TcpListener;
+use url::Url;
+
+pub struct Running {
+    pub public_url: Url,
+    pub local_addr: std::net::SocketAddr,
+    pub sandbox_url: Option<Url>,
+    pub sandbox: Option<sandbox::SandboxHandle>,
+    pub state: AppState,
+    listener: TcpListener,
+}
+
+/// Opens the database, starts the sandbox (if enabled) and binds the listener; call
+/// [`Running::serve_until`] to serve.
+pub async fn start(config: Config, leptos_options: LeptosOptions) -> anyhow::Result<Running> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    start_on(config, leptos_options, listener, None).await
+}
+
+/// Like [`start`], with the app's listener already bound and optionally the sandbox's too (tests
+/// bind both to port 0 first so each knows the other's URL).
+pub async fn start_on(
+    mut config: Config,
+    leptos_options: LeptosOptions,
+    listener: TcpListener,
+    sandbox_listener: Option<TcpListener>,
+) -> anyhow::Result<Running> {
+    let local_addr = listener.local_addr()?;
+    let db = db::open(&config.database_url)
+        .await
+        .context("opening the database")?;
+    let cipher =
+        session::crypto::TokenCipher::load_or_create(config.token_key.as_deref(), &config.data_dir)
+            .context("loading the token encryption key")?;
+
+    let mut sandbox_handle = None;
+    if config.sandbox.enabled {
+        let sandbox_listener = match sandbox_listener {
+            Some(l) => l,
+            None => TcpListener::bind(config.sandbox.listen)
+                .await
+                .with_context(|| format!("binding the sandbox EHR on {}", config.sandbox.listen))?,
+        };
+        let mut sandbox_config = sandbox::SandboxConfig::default_for_app(&config.public_url);
+        sandbox_config.public_base_url = Some(config.sandbox.public_url.clone());
+        let handle = sandbox::start(sandbox_config, sandbox_listener)
+            .await
+            .context("starting the sandbox EHR")?;
+        sandbox_handle = Some(handle);
+    }
+    let smart = smart::SmartClient::new(&config).context("loading client keys")?;
+    let security = SecurityHeaders::new(&config.frame_ancestors());
+    let public_url = config.public_url.clone();
+    let sandbox_url = config
+        .sandbox
+        .enabled
+        .then(|| config.sandbox.public_url.clone());
+    config.ehrs.shrink_to_fit();
+    let state = AppState {
+        leptos_options,
+        config: Arc::new(config),
+        db,
+        security,
+        smart,
+        cipher,
+    };
+    spawn_purger(state.clone());
+    Ok(Running {
+        public_url,
+        local_addr,
+        sandbox_url,
+        sandbox: sandbox_handle,
+        state,
+        listener,
+    })
+}
+
+impl Running {
+    pub async fn serve_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let app = crate::app(self.state.clone());
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP")?;
+        if let Some(sandbox) = self.sandbox {
+            sandbox.shutdown().await;
+        }
+        self.state.db.close().await;
+        Ok(())
+    }
+}
+
+/// Deletes expired pending launches and sessions every minute.
+fn spawn_purger(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let now = smart::now_unix();
+            if let Err(e) = smart::pending::purge_expired(&state.db, now).await {
+                tracing::warn!(error = %e, "purging expired launches failed");
+            }
+            if let Err(e) = session::store::purge_expired(&state.db, now).await {
+                tracing::warn!(error = %e, "purging expired sessions failed");
+            }
+        }
+    });
+}

@@ -1,0 +1,18 @@
+//! Shared application state handed to every handler.
+
+use crate::{
+    config::Config, db::Db, http::security_headers::SecurityHeaders, session::crypto::TokenCipher,
+    smart::SmartClient,
+};
+use leptos::config::LeptosOptions;
+use std::sync::Arc;
+
+#[derive(Clone, axum::extract::FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub security: SecurityHeaders,
+    pub smart: SmartClient,
+    pub cipher: TokenCipher,
+}
