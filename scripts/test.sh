@@ -4,6 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$(pwd)/end2end/node_modules/.bin:$PATH"
+# cargo-leptos builds dev binaries with this flag; using it here too lets `cargo test` and
+# `cargo leptos build` share one set of compiled dependencies instead of building everything twice.
+export RUSTFLAGS="--cfg erase_components"
 
 printf '\n==> unit and integration tests\n'
 cargo test --workspace --locked

@@ -55,11 +55,13 @@ pub fn layout(title: &str, script: Option<(&str, &str)>, body: &str) -> String {
     )
 }
 
-/// Page response with a CSP allowing only the app origin in frames and the nonce'd script.
+/// Page response with a CSP allowing in frames only the app origin and the sandbox itself (a
+/// launch's iframe passes through our own `/auth/authorize` on its way back to the app), and
+/// only the nonce'd script.
 fn page(st: &AppState, nonce: &str, html: String) -> Response {
     let csp = format!(
         "default-src 'self'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; \
-         frame-src {}; connect-src 'self'; img-src 'self' data:; frame-ancestors 'self'; base-uri 'none'; form-action 'self'",
+         frame-src 'self' {}; connect-src 'self'; img-src 'self' data:; frame-ancestors 'self'; base-uri 'none'; form-action 'self'",
         st.app_origin
     );
     let mut resp = Html(html).into_response();
