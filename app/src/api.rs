@@ -30,8 +30,6 @@ pub struct PatientBanner {
 #[server(prefix = "/api", endpoint = "launch_view")]
 pub async fn get_launch_view(launch: String) -> Result<LaunchView, AppError> {
     let backend = crate::backend::use_backend()?;
-    let headers: http::HeaderMap = leptos_axum::extract()
-        .await
-        .map_err(|_| AppError::Internal)?;
+    let headers: http::HeaderMap = leptos_axum::extract().await.map_err(|_| AppError::Internal)?;
     backend.0.launch_view(&launch, &headers).await
 }

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
     /// The launch is unknown, expired, or not bound to this browser.
-    #[error("This referral session has expired or is not available in this window. Launch the app again from your EHR.")]
+    #[error(
+        "This referral session has expired or is not available in this window. Launch the app again from your EHR."
+    )]
     LaunchUnavailable,
     /// Something failed on our side; the log has the details.
     #[error("Something went wrong on our side. Please try again; if it keeps happening, contact your support desk.")]

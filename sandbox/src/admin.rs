@@ -13,10 +13,7 @@ use crate::pages::layout;
 use crate::state::SharedState;
 
 fn wants_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("application/json"))
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("application/json"))
 }
 
 pub async fn show(State(st): State<SharedState>, headers: HeaderMap) -> Response {
@@ -60,25 +57,18 @@ pub async fn show(State(st): State<SharedState>, headers: HeaderMap) -> Response
 }
 
 pub async fn set(State(st): State<SharedState>, headers: HeaderMap, body: Bytes) -> Response {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("json"));
+    let is_json = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("json"));
     let parsed: Result<Faults, String> = if is_json {
         serde_json::from_slice(&body).map_err(|e| e.to_string())
     } else {
-        let map: serde_json::Map<String, Value> = url::form_urlencoded::parse(&body)
-            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
-            .collect();
+        let map: serde_json::Map<String, Value> =
+            url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect();
         serde_json::from_value(Value::Object(map)).map_err(|e| e.to_string())
     };
     let faults = match parsed {
         Ok(f) => f,
         Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                Json(serde_json::json!({"error": "invalid faults", "detail": e})),
-            )
+            return (StatusCode::BAD_REQUEST, Json(serde_json::json!({"error": "invalid faults", "detail": e})))
                 .into_response()
         }
     };

@@ -56,19 +56,13 @@ impl Params {
         Params { values, repeated }
     }
     fn get(&self, k: &str) -> Option<&str> {
-        self.values
-            .get(k)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        self.values.get(k).map(String::as_str).filter(|v| !v.is_empty())
     }
 }
 
 fn authorize(st: &SharedState, raw: &[u8]) -> Response {
     let p = Params::parse(raw);
-    if p.repeated
-        .iter()
-        .any(|k| k == "client_id" || k == "redirect_uri")
-    {
+    if p.repeated.iter().any(|k| k == "client_id" || k == "redirect_uri") {
         return error_page("client_id and redirect_uri must not be repeated.");
     }
     let Some(client_id) = p.get("client_id") else {
@@ -89,8 +83,7 @@ fn authorize(st: &SharedState, raw: &[u8]) -> Response {
         return error_page("The registered redirect_uri is not a valid URL.");
     };
     let state = p.get("state");
-    let fail =
-        |error: &str, description: &str| redirect_error(&redirect, error, description, state);
+    let fail = |error: &str, description: &str| redirect_error(&redirect, error, description, state);
 
     if let Some(k) = p.repeated.first() {
         return fail("invalid_request", &format!("parameter `{k}` is repeated"));
@@ -98,12 +91,7 @@ fn authorize(st: &SharedState, raw: &[u8]) -> Response {
     match p.get("response_type") {
         None => return fail("invalid_request", "response_type is required"),
         Some("code") => {}
-        Some(_) => {
-            return fail(
-                "unsupported_response_type",
-                "only response_type=code is supported",
-            )
-        }
+        Some(_) => return fail("unsupported_response_type", "only response_type=code is supported"),
     }
     if state.is_none() {
         return fail("invalid_request", "state is required");
@@ -111,36 +99,17 @@ fn authorize(st: &SharedState, raw: &[u8]) -> Response {
     match p.get("aud") {
         None => return fail("invalid_request", "aud is required (the FHIR base URL)"),
         Some(aud) if !same_url(aud, &st.urls.fhir_base) => {
-            return fail(
-                "invalid_request",
-                &format!(
-                    "aud must be this server's FHIR base URL {}",
-                    st.urls.fhir_base
-                ),
-            )
+            return fail("invalid_request", &format!("aud must be this server's FHIR base URL {}", st.urls.fhir_base))
         }
         Some(_) => {}
     }
     match p.get("code_challenge_method") {
         Some("S256") => {}
-        None => {
-            return fail(
-                "invalid_request",
-                "PKCE is required: code_challenge_method=S256",
-            )
-        }
-        Some(_) => {
-            return fail(
-                "invalid_request",
-                "only code_challenge_method=S256 is supported",
-            )
-        }
+        None => return fail("invalid_request", "PKCE is required: code_challenge_method=S256"),
+        Some(_) => return fail("invalid_request", "only code_challenge_method=S256 is supported"),
     }
     let Some(code_challenge) = p.get("code_challenge") else {
-        return fail(
-            "invalid_request",
-            "PKCE is required: code_challenge is missing",
-        );
+        return fail("invalid_request", "PKCE is required: code_challenge is missing");
     };
     if !is_valid_verifier(code_challenge) {
         return fail("invalid_request", "code_challenge is malformed");
@@ -153,10 +122,7 @@ fn authorize(st: &SharedState, raw: &[u8]) -> Response {
     }
     let refused = uncovered(&client.scopes, scope);
     if !refused.is_empty() {
-        return fail(
-            "invalid_scope",
-            &format!("scopes not allowed for this client: {}", refused.join(" ")),
-        );
+        return fail("invalid_scope", &format!("scopes not allowed for this client: {}", refused.join(" ")));
     }
     let scope = scope.split_ascii_whitespace().collect::<Vec<_>>().join(" ");
     let nonce = p.get("nonce").map(str::to_string);
@@ -192,21 +158,10 @@ fn authorize(st: &SharedState, raw: &[u8]) -> Response {
         }
         None => {
             if has(&scope, "launch") {
-                return fail(
-                    "invalid_request",
-                    "scope `launch` requires the `launch` parameter (EHR launch)",
-                );
+                return fail("invalid_request", "scope `launch` requires the `launch` parameter (EHR launch)");
             }
-            let user = st
-                .seed
-                .first_id("Practitioner")
-                .map(|id| format!("Practitioner/{id}"))
-                .unwrap_or_default();
-            let patient = if has(&scope, "launch/patient") {
-                st.seed.first_id("Patient")
-            } else {
-                None
-            };
+            let user = st.seed.first_id("Practitioner").map(|id| format!("Practitioner/{id}")).unwrap_or_default();
+            let patient = if has(&scope, "launch/patient") { st.seed.first_id("Patient") } else { None };
             let encounter = match (&patient, has(&scope, "launch/encounter")) {
                 (Some(pid), true) => st.seed.encounter_for(pid),
                 _ => None,
@@ -265,13 +220,7 @@ fn redirect_error(redirect: &Url, error: &str, description: &str, state: Option<
 }
 
 fn found(to: &Url) -> Response {
-    (
-        StatusCode::FOUND,
-        [
-            (header::LOCATION, to.to_string()),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
-    )
+    (StatusCode::FOUND, [(header::LOCATION, to.to_string()), (header::CACHE_CONTROL, "no-store".to_string())])
         .into_response()
 }
 
@@ -282,10 +231,5 @@ fn error_page(message: &str) -> Response {
          <p>The app was not redirected because its identity or redirect URI could not be trusted.</p></body></html>",
         escape(message)
     );
-    (
-        StatusCode::BAD_REQUEST,
-        [(header::CACHE_CONTROL, "no-store")],
-        Html(body),
-    )
-        .into_response()
+    (StatusCode::BAD_REQUEST, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
 }

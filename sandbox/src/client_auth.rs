@@ -46,14 +46,10 @@ pub fn authenticate<'a>(
         ));
     }
     if basic.is_some() && assertion_type.is_some() {
-        return Err(OAuthError::invalid_request(
-            "use exactly one client authentication method",
-        ));
+        return Err(OAuthError::invalid_request("use exactly one client authentication method"));
     }
     if let Some((id, secret)) = basic {
-        let fail = || {
-            OAuthError::invalid_client("client authentication failed").with_basic_challenge(true)
-        };
+        let fail = || OAuthError::invalid_client("client authentication failed").with_basic_challenge(true);
         let client = st.config.client(&id).ok_or_else(fail)?;
         if form.get("client_id").is_some_and(|f| f != &id) {
             return Err(fail());
@@ -69,9 +65,7 @@ pub fn authenticate<'a>(
     }
     if let Some(t) = assertion_type {
         if t != JWT_BEARER_ASSERTION {
-            return Err(OAuthError::invalid_client(
-                "unsupported client_assertion_type",
-            ));
+            return Err(OAuthError::invalid_client("unsupported client_assertion_type"));
         }
         let assertion = form
             .get("client_assertion")
@@ -84,16 +78,11 @@ pub fn authenticate<'a>(
         .get("client_id")
         .filter(|s| !s.is_empty())
         .ok_or_else(|| OAuthError::invalid_client("no client authentication and no client_id"))?;
-    let client = st
-        .config
-        .client(id)
-        .ok_or_else(|| OAuthError::invalid_client("unknown client"))?;
+    let client = st.config.client(id).ok_or_else(|| OAuthError::invalid_client("unknown client"))?;
     if client.auth.is_public() {
         Ok((client, AuthMethod::None))
     } else {
-        Err(OAuthError::invalid_client(
-            "this client is confidential and must authenticate",
-        ))
+        Err(OAuthError::invalid_client("this client is confidential and must authenticate"))
     }
 }
 
@@ -102,9 +91,7 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let fail = || {
-        OAuthError::invalid_client("malformed HTTP Basic credentials").with_basic_challenge(true)
-    };
+    let fail = || OAuthError::invalid_client("malformed HTTP Basic credentials").with_basic_challenge(true);
     let value = value.to_str().map_err(|_| fail())?;
     let Some((scheme, encoded)) = value.trim().split_once(' ') else {
         return Err(fail());
@@ -115,10 +102,7 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
     let decoded = STANDARD.decode(encoded.trim()).map_err(|_| fail())?;
     let decoded = String::from_utf8(decoded).map_err(|_| fail())?;
     let (id, secret) = decoded.split_once(':').ok_or_else(fail)?;
-    Ok(Some((
-        form_decode(id).ok_or_else(fail)?,
-        form_decode(secret).ok_or_else(fail)?,
-    )))
+    Ok(Some((form_decode(id).ok_or_else(fail)?, form_decode(secret).ok_or_else(fail)?)))
 }
 
 /// `application/x-www-form-urlencoded` decoding of one value (`+` is a space).
@@ -152,12 +136,9 @@ fn verify_assertion<'a>(
     if !matches!(header.alg, Algorithm::RS384 | Algorithm::ES384) {
         return Err(bad("alg must be RS384 or ES384"));
     }
-    let unverified: Value = jsonwebtoken::dangerous::insecure_decode_claims(assertion)
-        .map_err(|_| bad("malformed JWT"))?;
-    let iss = unverified
-        .get("iss")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("iss is missing"))?;
+    let unverified: Value =
+        jsonwebtoken::dangerous::insecure_decode_claims(assertion).map_err(|_| bad("malformed JWT"))?;
+    let iss = unverified.get("iss").and_then(Value::as_str).ok_or_else(|| bad("iss is missing"))?;
     if form_client_id.is_some_and(|c| !c.is_empty() && c != iss) {
         return Err(bad("client_id does not match iss"));
     }
@@ -165,8 +146,8 @@ fn verify_assertion<'a>(
     let ClientAuth::PrivateKeyJwt { jwks } = &client.auth else {
         return Err(bad("this client is not registered for private_key_jwt"));
     };
-    let set: JwkSet = serde_json::from_value(jwks.clone())
-        .map_err(|_| bad("the client's registered JWKS is invalid"))?;
+    let set: JwkSet =
+        serde_json::from_value(jwks.clone()).map_err(|_| bad("the client's registered JWKS is invalid"))?;
     let candidates: Vec<_> = match &header.kid {
         Some(kid) => set.find(kid).into_iter().collect(),
         None => set.keys.iter().collect(),
@@ -187,18 +168,12 @@ fn verify_assertion<'a>(
         .map(|data| data.claims)
         .ok_or_else(|| bad("signature, iss, sub, aud or exp is invalid"))?;
     let now = now();
-    let exp = claims
-        .get("exp")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| bad("exp must be a number"))?;
+    let exp = claims.get("exp").and_then(Value::as_i64).ok_or_else(|| bad("exp must be a number"))?;
     if exp > now + MAX_ASSERTION_LIFETIME_SECS + SKEW_SECS {
         return Err(bad("exp is more than 5 minutes in the future"));
     }
-    let jti = claims
-        .get("jti")
-        .and_then(Value::as_str)
-        .filter(|j| !j.is_empty())
-        .ok_or_else(|| bad("jti is missing"))?;
+    let jti =
+        claims.get("jti").and_then(Value::as_str).filter(|j| !j.is_empty()).ok_or_else(|| bad("jti is missing"))?;
     let key = format!("{iss}\u{0}{jti}");
     let mut store = st.store();
     if store.seen_jtis.contains_key(&key) {

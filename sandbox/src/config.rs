@@ -81,9 +81,7 @@ impl SandboxConfig {
             clients: vec![ClientRegistration {
                 client_id: DEFAULT_CLIENT_ID.to_string(),
                 redirect_uris: vec![format!("{base}/callback")],
-                auth: ClientAuth::ClientSecretBasic {
-                    secret: DEFAULT_CLIENT_SECRET.to_string(),
-                },
+                auth: ClientAuth::ClientSecretBasic { secret: DEFAULT_CLIENT_SECRET.to_string() },
                 scopes: DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
             }],
         }
@@ -102,9 +100,6 @@ mod tests {
     fn default_for_app_builds_urls_without_double_slash() {
         let cfg = SandboxConfig::default_for_app(&Url::parse("http://localhost:3000/").unwrap());
         assert_eq!(cfg.app_launch_url.as_str(), "http://localhost:3000/launch");
-        assert_eq!(
-            cfg.clients[0].redirect_uris,
-            vec!["http://localhost:3000/callback"]
-        );
+        assert_eq!(cfg.clients[0].redirect_uris, vec!["http://localhost:3000/callback"]);
     }
 }

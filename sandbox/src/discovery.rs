@@ -99,13 +99,7 @@ pub async fn smart_style() -> Json<Value> {
 /// `GET /fhir/metadata`.
 pub async fn capability_statement(State(st): State<SharedState>) -> Response {
     let u = &st.urls;
-    let read_types = [
-        "Patient",
-        "Practitioner",
-        "PractitionerRole",
-        "Encounter",
-        "ServiceRequest",
-    ];
+    let read_types = ["Patient", "Practitioner", "PractitionerRole", "Encounter", "ServiceRequest"];
     let resources: Vec<Value> = read_types
         .iter()
         .map(|t| {

@@ -92,15 +92,8 @@ mod tests {
 
     #[test]
     fn launch_faults_win_over_global() {
-        let global = Faults {
-            token: TokenFault::ServerError,
-            id_token: IdTokenFault::Expired,
-            ..Faults::default()
-        };
-        let local = Faults {
-            id_token: IdTokenFault::AlgNone,
-            ..Faults::default()
-        };
+        let global = Faults { token: TokenFault::ServerError, id_token: IdTokenFault::Expired, ..Faults::default() };
+        let local = Faults { id_token: IdTokenFault::AlgNone, ..Faults::default() };
         let m = local.merged_over(&global);
         assert_eq!(m.token, TokenFault::ServerError);
         assert_eq!(m.id_token, IdTokenFault::AlgNone);

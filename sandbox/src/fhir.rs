@@ -18,13 +18,7 @@ use crate::state::SharedState;
 use crate::store::AccessToken;
 
 /// Resource types this server can read.
-pub const READABLE: &[&str] = &[
-    "Patient",
-    "Practitioner",
-    "PractitionerRole",
-    "Encounter",
-    "ServiceRequest",
-];
+pub const READABLE: &[&str] = &["Patient", "Practitioner", "PractitionerRole", "Encounter", "ServiceRequest"];
 
 /// Is the resource in the compartment of `patient_id`?
 fn in_patient_compartment(resource: &Value, patient_id: &str) -> bool {
@@ -82,12 +76,7 @@ pub async fn read(
         match launch.merged_over(&global).patient_read {
             ReadFault::Ok => {}
             ReadFault::NotFound => {
-                return outcome(
-                    StatusCode::NOT_FOUND,
-                    "error",
-                    "not-found",
-                    &format!("Patient/{id} not found"),
-                )
+                return outcome(StatusCode::NOT_FOUND, "error", "not-found", &format!("Patient/{id} not found"))
             }
             ReadFault::ServerError => {
                 return outcome(
@@ -101,12 +90,7 @@ pub async fn read(
     }
     match resource {
         Some(r) => fhir_response(StatusCode::OK, r),
-        None => outcome(
-            StatusCode::NOT_FOUND,
-            "error",
-            "not-found",
-            &format!("{resource_type}/{id} not found"),
-        ),
+        None => outcome(StatusCode::NOT_FOUND, "error", "not-found", &format!("{resource_type}/{id} not found")),
     }
 }
 
@@ -145,22 +129,14 @@ pub async fn search_patient(
     let matches: Vec<Value> = st
         .seed
         .all_of("Patient")
+        .filter(|p| wide || own.as_deref().is_some_and(|pid| in_patient_compartment(p, pid)))
         .filter(|p| {
-            wide || own
-                .as_deref()
-                .is_some_and(|pid| in_patient_compartment(p, pid))
-        })
-        .filter(|p| {
-            p.get("identifier")
-                .and_then(Value::as_array)
-                .is_some_and(|ids| {
-                    ids.iter().any(|i| {
-                        i.get("value").and_then(Value::as_str) == Some(value)
-                            && system.is_none_or(|s| {
-                                s.is_empty() || i.get("system").and_then(Value::as_str) == Some(s)
-                            })
-                    })
+            p.get("identifier").and_then(Value::as_array).is_some_and(|ids| {
+                ids.iter().any(|i| {
+                    i.get("value").and_then(Value::as_str) == Some(value)
+                        && system.is_none_or(|s| s.is_empty() || i.get("system").and_then(Value::as_str) == Some(s))
                 })
+            })
         })
         .cloned()
         .collect();

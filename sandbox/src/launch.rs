@@ -59,13 +59,7 @@ use crate::store::{now, random_token};
 pub fn create(st: &AppState, request: LaunchRequest) -> String {
     let id = random_token(18);
     let messaging_handle = request.web_messaging.then(|| random_token(24));
-    let launch = Launch {
-        id: id.clone(),
-        request,
-        messaging_handle,
-        expires_at: now() + LAUNCH_TTL_SECS,
-        used: false,
-    };
+    let launch = Launch { id: id.clone(), request, messaging_handle, expires_at: now() + LAUNCH_TTL_SECS, used: false };
     st.store().launches.insert(id.clone(), launch);
     id
 }
@@ -73,8 +67,6 @@ pub fn create(st: &AppState, request: LaunchRequest) -> String {
 /// `{app_launch_url}?iss={fhir_base}&launch={id}`.
 pub fn launch_url(st: &AppState, launch_id: &str) -> Url {
     let mut url = st.config.app_launch_url.clone();
-    url.query_pairs_mut()
-        .append_pair("iss", &st.urls.fhir_base)
-        .append_pair("launch", launch_id);
+    url.query_pairs_mut().append_pair("iss", &st.urls.fhir_base).append_pair("launch", launch_id);
     url
 }

@@ -45,9 +45,7 @@ pub mod store;
 pub mod token;
 
 pub use bearer::STATIC_DEV_TOKEN;
-pub use config::{
-    ClientAuth, ClientRegistration, SandboxConfig, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
-};
+pub use config::{ClientAuth, ClientRegistration, SandboxConfig, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
 pub use error::SandboxError;
 pub use faults::{Faults, IdTokenFault, ProcessMessageFault, ReadFault, TokenFault};
 pub use launch::{LaunchMode, LaunchRequest};
@@ -65,10 +63,7 @@ pub struct SandboxHandle {
 
 /// Start the sandbox on `listener` (already bound). Returns once it is listening; the server
 /// runs on a spawned task until [`SandboxHandle::shutdown`].
-pub async fn start(
-    config: SandboxConfig,
-    listener: TcpListener,
-) -> Result<SandboxHandle, SandboxError> {
+pub async fn start(config: SandboxConfig, listener: TcpListener) -> Result<SandboxHandle, SandboxError> {
     let addr = listener.local_addr()?;
     let base = match &config.public_base_url {
         Some(u) => u.clone(),
@@ -88,11 +83,7 @@ pub async fn start(
         }
     });
     tracing::info!(base = %state.urls.base, iss = %state.urls.fhir_base, "sandbox EHR listening on {addr}");
-    Ok(SandboxHandle {
-        state,
-        shutdown: Arc::new(Mutex::new(Some(tx))),
-        task: Arc::new(Mutex::new(Some(task))),
-    })
+    Ok(SandboxHandle { state, shutdown: Arc::new(Mutex::new(Some(tx))), task: Arc::new(Mutex::new(Some(task))) })
 }
 
 impl SandboxHandle {
@@ -123,11 +114,7 @@ impl SandboxHandle {
 
     /// The SMART Web Messaging handle of a launch (when it was created with `web_messaging`).
     pub fn messaging_handle(&self, launch_id: &str) -> Option<String> {
-        self.state
-            .store()
-            .launches
-            .get(launch_id)
-            .and_then(|l| l.messaging_handle.clone())
+        self.state.store().launches.get(launch_id).and_then(|l| l.messaging_handle.clone())
     }
 
     /// Messages accepted at `$process-message`, oldest first.
@@ -137,11 +124,7 @@ impl SandboxHandle {
 
     /// Stop accepting connections and wait for the server task to finish.
     pub async fn shutdown(self) {
-        let tx = self
-            .shutdown
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let tx = self.shutdown.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(tx) = tx {
             let _ = tx.send(());
         }

@@ -82,52 +82,25 @@ fn parse(bundle: &Value) -> Result<Parsed, String> {
         .filter(|s| !s.is_empty())
         .ok_or("Bundle.id (or Bundle.identifier.value) is required for de-duplication")?
         .to_string();
-    let header_id = header
-        .get("id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let header_id = header.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
     let resources = || entries.iter().filter_map(|e| e.get("resource"));
     let patient = resources()
         .find(|r| r.get("resourceType").and_then(Value::as_str) == Some("Patient"))
-        .and_then(|p| {
-            display_name(p).or_else(|| {
-                p.get("id")
-                    .and_then(Value::as_str)
-                    .map(|id| format!("Patient/{id}"))
-            })
-        })
+        .and_then(|p| display_name(p).or_else(|| p.get("id").and_then(Value::as_str).map(|id| format!("Patient/{id}"))))
         .or_else(|| resources().find_map(subject_of));
-    Ok(Parsed {
-        bundle_id,
-        header_id,
-        event,
-        patient,
-    })
+    Ok(Parsed { bundle_id, header_id, event, patient })
 }
 
-pub async fn process_message(
-    State(st): State<SharedState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let authorized =
-        bearer(&headers) == Some(STATIC_DEV_TOKEN) || live_token(&st, &headers).is_some();
+pub async fn process_message(State(st): State<SharedState>, headers: HeaderMap, body: Bytes) -> Response {
+    let authorized = bearer(&headers) == Some(STATIC_DEV_TOKEN) || live_token(&st, &headers).is_some();
     if !authorized {
-        return unauthorized(
-            "a bearer token from this sandbox (or the static dev token) is required",
-        );
+        return unauthorized("a bearer token from this sandbox (or the static dev token) is required");
     }
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
         let mime = ct.split(';').next().unwrap_or_default().trim();
         if mime != "application/fhir+json" && mime != "application/json" {
-            return outcome(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "error",
-                "not-supported",
-                "send application/fhir+json",
-            );
+            return outcome(StatusCode::UNSUPPORTED_MEDIA_TYPE, "error", "not-supported", "send application/fhir+json");
         }
     }
     let bundle: Value = match serde_json::from_slice(&body) {
@@ -174,8 +147,7 @@ pub async fn process_message(
     }
     let mut store = st.store();
     let duplicate = store.messages.iter_mut().find(|m| {
-        m.bundle_id == parsed.bundle_id
-            || (!parsed.header_id.is_empty() && m.message_header_id == parsed.header_id)
+        m.bundle_id == parsed.bundle_id || (!parsed.header_id.is_empty() && m.message_header_id == parsed.header_id)
     });
     if let Some(existing) = duplicate {
         existing.times_received += 1;
@@ -184,14 +156,10 @@ pub async fn process_message(
             existing.bundle_id, existing.times_received
         );
         drop(store);
-        return fhir_response(
-            StatusCode::OK,
-            &operation_outcome("information", "informational", &text),
-        );
+        return fhir_response(StatusCode::OK, &operation_outcome("information", "informational", &text));
     }
-    let received_at = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
+    let received_at =
+        time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
     tracing::info!(event = %parsed.event, bundle = %parsed.bundle_id, "message received");
     let text = format!("message {} ({}) accepted", parsed.bundle_id, parsed.event);
     store.messages.push(ReceivedMessage {
@@ -204,10 +172,7 @@ pub async fn process_message(
         times_received: 1,
     });
     drop(store);
-    fhir_response(
-        StatusCode::OK,
-        &operation_outcome("information", "informational", &text),
-    )
+    fhir_response(StatusCode::OK, &operation_outcome("information", "informational", &text))
 }
 
 #[cfg(test)]

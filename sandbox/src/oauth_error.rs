@@ -17,12 +17,7 @@ pub struct OAuthError {
 
 impl OAuthError {
     fn new(code: &'static str, status: StatusCode, description: impl Into<String>) -> Self {
-        OAuthError {
-            code,
-            description: description.into(),
-            status,
-            basic_challenge: false,
-        }
+        OAuthError { code, description: description.into(), status, basic_challenge: false }
     }
     pub fn invalid_request(d: impl Into<String>) -> Self {
         Self::new("invalid_request", StatusCode::BAD_REQUEST, d)
@@ -59,15 +54,9 @@ impl IntoResponse for OAuthError {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         if self.status == StatusCode::UNAUTHORIZED {
-            let challenge = if self.basic_challenge {
-                "Basic realm=\"sandbox-ehr\""
-            } else {
-                "Bearer realm=\"sandbox-ehr\""
-            };
-            h.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(challenge),
-            );
+            let challenge =
+                if self.basic_challenge { "Basic realm=\"sandbox-ehr\"" } else { "Bearer realm=\"sandbox-ehr\"" };
+            h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
         resp
     }

@@ -9,8 +9,7 @@ pub const FHIR_JSON: &str = "application/fhir+json";
 /// A FHIR JSON response with `status`.
 pub fn fhir_response(status: StatusCode, body: &Value) -> Response {
     let mut resp = (status, body.to_string()).into_response();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
     resp
 }
 

@@ -66,24 +66,17 @@ fn page(st: &AppState, nonce: &str, html: String) -> Response {
     );
     let mut resp = Html(html).into_response();
     if let Ok(v) = HeaderValue::from_str(&csp) {
-        resp.headers_mut()
-            .insert(header::CONTENT_SECURITY_POLICY, v);
+        resp.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
     }
     resp
 }
 
 fn text(v: &Value, ptr: &str) -> String {
-    v.pointer(ptr)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
+    v.pointer(ptr).and_then(Value::as_str).unwrap_or_default().to_string()
 }
 
 /// `GET /` — the EHR's patient list.
-pub async fn home(
-    State(st): State<SharedState>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
+pub async fn home(State(st): State<SharedState>, Query(q): Query<HashMap<String, String>>) -> Response {
     let nonce = random_token(16);
     let mut body = String::new();
     if let Some(returned) = q.get("returned") {
@@ -123,11 +116,7 @@ pub async fn home(
     body.push_str("<table data-testid=\"patient-list\"><thead><tr><th>Patient</th><th>Born</th><th>Gender</th><th>Health card</th><th>MRN</th><th>Refer</th></tr></thead><tbody>");
     for p in st.seed.all_of("Patient") {
         let id = id_of(p).unwrap_or_default();
-        let ids = p
-            .get("identifier")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let ids = p.get("identifier").and_then(Value::as_array).cloned().unwrap_or_default();
         let ident = |pred: &dyn Fn(&Value) -> bool| {
             ids.iter()
                 .find(|i| pred(i))
@@ -139,8 +128,7 @@ pub async fn home(
             i.get("system").and_then(Value::as_str)
                 == Some("https://fhir.infoway-inforoute.ca/NamingSystem/ca-on-patient-hcn")
         });
-        let mrn =
-            ident(&|i| i.pointer("/type/coding/0/code").and_then(Value::as_str) == Some("MR"));
+        let mrn = ident(&|i| i.pointer("/type/coding/0/code").and_then(Value::as_str) == Some("MR"));
         let encounter = st.seed.encounter_for(&id).unwrap_or_default();
         let draft = st.seed.draft_for(&id).unwrap_or_default();
         let mut buttons = String::new();
@@ -375,20 +363,14 @@ pub async fn create_launch(State(st): State<SharedState>, Json(b): Json<LaunchBo
     if !user_ok {
         return bad_request("user must be a known Practitioner/x or PractitionerRole/y");
     }
-    let encounter_id = b
-        .encounter_id
-        .filter(|e| !e.is_empty())
-        .or_else(|| st.seed.encounter_for(&b.patient_id));
-    let draft = b
-        .draft_service_request_id
-        .filter(|d| !d.is_empty())
-        .or_else(|| {
-            if b.use_draft {
-                st.seed.draft_for(&b.patient_id)
-            } else {
-                None
-            }
-        });
+    let encounter_id = b.encounter_id.filter(|e| !e.is_empty()).or_else(|| st.seed.encounter_for(&b.patient_id));
+    let draft = b.draft_service_request_id.filter(|d| !d.is_empty()).or_else(|| {
+        if b.use_draft {
+            st.seed.draft_for(&b.patient_id)
+        } else {
+            None
+        }
+    });
     let id = launch::create(
         &st,
         LaunchRequest {
@@ -403,11 +385,7 @@ pub async fn create_launch(State(st): State<SharedState>, Json(b): Json<LaunchBo
             fhir_user_absolute: b.fhir_user_absolute,
         },
     );
-    let handle = st
-        .store()
-        .launches
-        .get(&id)
-        .and_then(|l| l.messaging_handle.clone());
+    let handle = st.store().launches.get(&id).and_then(|l| l.messaging_handle.clone());
     Json(json!({
         "launch_id": id,
         "launch_url": launch::launch_url(&st, &id).to_string(),
@@ -443,19 +421,9 @@ pub async fn inbox(State(st): State<SharedState>) -> Response {
 
 /// `GET /inbox/{bundle_id}` — the raw Bundle as received.
 pub async fn inbox_raw(State(st): State<SharedState>, Path(bundle_id): Path<String>) -> Response {
-    let raw = st
-        .store()
-        .messages
-        .iter()
-        .find(|m| m.bundle_id == bundle_id)
-        .map(|m| m.raw.clone());
+    let raw = st.store().messages.iter().find(|m| m.bundle_id == bundle_id).map(|m| m.raw.clone());
     match raw {
         Some(v) => crate::outcome::fhir_response(StatusCode::OK, &v),
-        None => crate::outcome::outcome(
-            StatusCode::NOT_FOUND,
-            "error",
-            "not-found",
-            "no such message",
-        ),
+        None => crate::outcome::outcome(StatusCode::NOT_FOUND, "error", "not-found", "no such message"),
     }
 }

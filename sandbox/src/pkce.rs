@@ -13,14 +13,12 @@ pub fn s256_challenge(verifier: &str) -> String {
 /// required of an S256 challenge (43 characters of base64url).
 pub fn is_valid_verifier(v: &str) -> bool {
     (43..=128).contains(&v.len())
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
 /// Does `verifier` match the stored S256 `challenge`?
 pub fn verify_s256(verifier: &str, challenge: &str) -> bool {
-    is_valid_verifier(verifier)
-        && constant_time_eq(s256_challenge(verifier).as_bytes(), challenge.as_bytes())
+    is_valid_verifier(verifier) && constant_time_eq(s256_challenge(verifier).as_bytes(), challenge.as_bytes())
 }
 
 /// Compare secrets without an early exit on the first differing byte.
@@ -38,23 +36,14 @@ mod tests {
     #[test]
     fn rfc7636_appendix_b_vector() {
         let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-        assert_eq!(
-            s256_challenge(verifier),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        );
-        assert!(verify_s256(
-            verifier,
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        ));
+        assert_eq!(s256_challenge(verifier), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+        assert!(verify_s256(verifier, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
     }
 
     #[test]
     fn wrong_or_malformed_verifier_fails() {
         let challenge = s256_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
-        assert!(!verify_s256(
-            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK",
-            &challenge
-        ));
+        assert!(!verify_s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK", &challenge));
         assert!(!verify_s256("short", &s256_challenge("short")));
         assert!(!is_valid_verifier(&"a".repeat(129)));
         assert!(!is_valid_verifier(&format!("{}!", "a".repeat(43))));

@@ -17,20 +17,11 @@ pub fn router(state: SharedState) -> Router {
         .route("/inbox/{bundle_id}", get(pages::inbox_raw))
         .route("/ehr/launches", post(pages::create_launch))
         .route("/admin/faults", get(admin::show).post(admin::set))
-        .route(
-            "/auth/authorize",
-            get(authorize::authorize_get).post(authorize::authorize_post),
-        )
+        .route("/auth/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
         .route("/auth/token", post(token::token))
         .route("/auth/jwks", get(discovery::jwks))
-        .route(
-            "/fhir/.well-known/smart-configuration",
-            get(discovery::smart_configuration),
-        )
-        .route(
-            "/fhir/.well-known/openid-configuration",
-            get(discovery::openid_configuration),
-        )
+        .route("/fhir/.well-known/smart-configuration", get(discovery::smart_configuration))
+        .route("/fhir/.well-known/openid-configuration", get(discovery::openid_configuration))
         .route("/fhir/metadata", get(discovery::capability_statement))
         .route("/fhir/$process-message", post(messages::process_message))
         .route("/fhir/Patient", get(fhir::search_patient))

@@ -49,11 +49,7 @@ pub fn parse_scope(token: &str) -> Result<Scope, ScopeSyntaxError> {
     } else if let Some(r) = token.strip_prefix("system/") {
         (ScopeContext::System, r)
     } else {
-        if token.is_empty()
-            || token
-                .chars()
-                .any(|c| c.is_whitespace() || c == '"' || c == '\\')
-        {
+        if token.is_empty() || token.chars().any(|c| c.is_whitespace() || c == '"' || c == '\\') {
             return Err(err());
         }
         return Ok(Scope::Other(token.to_string()));
@@ -91,20 +87,12 @@ pub fn parse_scope(token: &str) -> Result<Scope, ScopeSyntaxError> {
             set
         }
     };
-    Ok(Scope::Resource(ResourceScope {
-        context,
-        resource: resource.to_string(),
-        permissions,
-        query,
-    }))
+    Ok(Scope::Resource(ResourceScope { context, resource: resource.to_string(), permissions, query }))
 }
 
 /// Split a space-separated scope parameter and parse every token.
 pub fn parse_scopes(scope_param: &str) -> Result<Vec<Scope>, ScopeSyntaxError> {
-    scope_param
-        .split_ascii_whitespace()
-        .map(parse_scope)
-        .collect()
+    scope_param.split_ascii_whitespace().map(parse_scope).collect()
 }
 
 /// Does the granted (registered) scope `allowed` cover the requested scope `requested`?
@@ -124,10 +112,7 @@ pub fn covers(allowed: &Scope, requested: &Scope) -> bool {
 /// The requested scopes that no registered scope covers (empty = all allowed).
 /// Unparseable registered scopes are ignored; unparseable requested ones are returned.
 pub fn uncovered<'a>(registered: &[String], requested: &'a str) -> Vec<&'a str> {
-    let registered: Vec<Scope> = registered
-        .iter()
-        .filter_map(|s| parse_scope(s).ok())
-        .collect();
+    let registered: Vec<Scope> = registered.iter().filter_map(|s| parse_scope(s).ok()).collect();
     requested
         .split_ascii_whitespace()
         .filter(|token| match parse_scope(token) {
@@ -143,21 +128,14 @@ pub fn has(scope_param: &str, name: &str) -> bool {
 }
 
 /// Which contexts of the granted scopes allow `permission` on `resource_type`.
-pub fn contexts_allowing(
-    scope_param: &str,
-    resource_type: &str,
-    permission: Permission,
-) -> BTreeSet<ScopeContext> {
+pub fn contexts_allowing(scope_param: &str, resource_type: &str, permission: Permission) -> BTreeSet<ScopeContext> {
     scope_param
         .split_ascii_whitespace()
         .filter_map(|s| match parse_scope(s) {
             Ok(Scope::Resource(r)) => Some(r),
             _ => None,
         })
-        .filter(|r| {
-            (r.resource == "*" || r.resource == resource_type)
-                && r.permissions.contains(&permission)
-        })
+        .filter(|r| (r.resource == "*" || r.resource == resource_type) && r.permissions.contains(&permission))
         .map(|r| r.context)
         .collect()
 }
@@ -172,19 +150,14 @@ mod tests {
 
     #[test]
     fn parses_v1_and_v2() {
-        let Scope::Resource(v1) = parse_scope("patient/Patient.read").unwrap() else {
-            panic!("not a resource scope")
-        };
+        let Scope::Resource(v1) = parse_scope("patient/Patient.read").unwrap() else { panic!("not a resource scope") };
         assert_eq!(v1.permissions, ['r', 's'].into_iter().collect());
         let Scope::Resource(v2) = parse_scope("user/ServiceRequest.cruds").unwrap() else {
             panic!("not a resource scope")
         };
         assert_eq!(v2.context, ScopeContext::User);
         assert_eq!(v2.permissions.len(), 5);
-        assert_eq!(
-            parse_scope("openid").unwrap(),
-            Scope::Other("openid".into())
-        );
+        assert_eq!(parse_scope("openid").unwrap(), Scope::Other("openid".into()));
     }
 
     #[test]
@@ -201,14 +174,8 @@ mod tests {
         let registered = reg(&["patient/Patient.rs", "user/*.cruds", "openid"]);
         assert!(uncovered(&registered, "patient/Patient.read openid").is_empty());
         assert!(uncovered(&registered, "patient/Patient.r user/Practitioner.read").is_empty());
-        assert_eq!(
-            uncovered(&registered, "patient/Patient.write fhirUser"),
-            vec!["patient/Patient.write", "fhirUser"]
-        );
-        assert_eq!(
-            uncovered(&registered, "system/Patient.rs"),
-            vec!["system/Patient.rs"]
-        );
+        assert_eq!(uncovered(&registered, "patient/Patient.write fhirUser"), vec!["patient/Patient.write", "fhirUser"]);
+        assert_eq!(uncovered(&registered, "system/Patient.rs"), vec!["system/Patient.rs"]);
     }
 
     #[test]

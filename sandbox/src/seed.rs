@@ -24,20 +24,12 @@ impl Seed {
         let resources: Vec<Value> = bundle
             .get("entry")
             .and_then(Value::as_array)
-            .map(|entries| {
-                entries
-                    .iter()
-                    .filter_map(|e| e.get("resource").cloned())
-                    .collect()
-            })
+            .map(|entries| entries.iter().filter_map(|e| e.get("resource").cloned()).collect())
             .unwrap_or_default();
         for r in &resources {
-            if r.get("resourceType").and_then(Value::as_str).is_none()
-                || r.get("id").and_then(Value::as_str).is_none()
+            if r.get("resourceType").and_then(Value::as_str).is_none() || r.get("id").and_then(Value::as_str).is_none()
             {
-                return Err(SandboxError::Config(
-                    "every seed resource needs resourceType and id".into(),
-                ));
+                return Err(SandboxError::Config("every seed resource needs resourceType and id".into()));
             }
         }
         Ok(Seed { resources })
@@ -57,9 +49,7 @@ impl Seed {
     }
 
     pub fn all_of<'a>(&'a self, resource_type: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
-        self.resources
-            .iter()
-            .filter(move |r| r.get("resourceType").and_then(Value::as_str) == Some(resource_type))
+        self.resources.iter().filter(move |r| r.get("resourceType").and_then(Value::as_str) == Some(resource_type))
     }
 
     pub fn first_id(&self, resource_type: &str) -> Option<String> {
@@ -69,9 +59,7 @@ impl Seed {
     /// The first encounter whose subject is `Patient/{patient_id}`.
     pub fn encounter_for(&self, patient_id: &str) -> Option<String> {
         let subject = format!("Patient/{patient_id}");
-        self.all_of("Encounter")
-            .find(|e| subject_of(e).as_deref() == Some(subject.as_str()))
-            .and_then(id_of)
+        self.all_of("Encounter").find(|e| subject_of(e).as_deref() == Some(subject.as_str())).and_then(id_of)
     }
 
     /// The first draft ServiceRequest for `Patient/{patient_id}`.
@@ -92,19 +80,14 @@ pub fn id_of(r: &Value) -> Option<String> {
 
 /// `subject.reference` (or `patient.reference`) of a resource.
 pub fn subject_of(r: &Value) -> Option<String> {
-    ["subject", "patient", "for"]
-        .iter()
-        .find_map(|k| r.get(*k)?.get("reference")?.as_str())
-        .map(str::to_string)
+    ["subject", "patient", "for"].iter().find_map(|k| r.get(*k)?.get("reference")?.as_str()).map(str::to_string)
 }
 
 /// A person's display name: `name[].text`, else given + family of the official (or first) name.
 pub fn display_name(r: &Value) -> Option<String> {
     let names = r.get("name")?.as_array()?;
-    let name = names
-        .iter()
-        .find(|n| n.get("use").and_then(Value::as_str) == Some("official"))
-        .or_else(|| names.first())?;
+    let name =
+        names.iter().find(|n| n.get("use").and_then(Value::as_str) == Some("official")).or_else(|| names.first())?;
     if let Some(text) = name.get("text").and_then(Value::as_str) {
         return Some(text.to_string());
     }
@@ -141,14 +124,9 @@ mod tests {
         assert_eq!(seed.first_id("Patient").as_deref(), Some("pat-1"));
         assert_eq!(seed.draft_for("pat-1").as_deref(), Some("draft-1"));
         assert_eq!(seed.encounter_for("pat-1").as_deref(), Some("enc-1"));
-        assert!(seed
-            .all_of("Patient")
-            .any(|p| p.get("gender").and_then(Value::as_str) == Some("unknown")));
+        assert!(seed.all_of("Patient").any(|p| p.get("gender").and_then(Value::as_str) == Some("unknown")));
         let zoe = seed.get("Patient", "pat-2").unwrap();
         assert_eq!(display_name(zoe).as_deref(), Some("Zoë Ndiaye-Côté"));
-        assert_eq!(
-            display_name(seed.get("Patient", "pat-3").unwrap()).as_deref(),
-            Some("Łukasz Wójcik")
-        );
+        assert_eq!(display_name(seed.get("Patient", "pat-3").unwrap()).as_deref(), Some("Łukasz Wójcik"));
     }
 }

@@ -74,10 +74,8 @@ pub struct Store {
 impl Store {
     /// Revoke every token issued from authorization `code` (RFC 6749 §4.1.2).
     pub fn revoke_from_code(&mut self, code: &str) {
-        self.access_tokens
-            .retain(|_, t| t.from_code.as_deref() != Some(code));
-        self.refresh_tokens
-            .retain(|_, t| t.from_code.as_deref() != Some(code));
+        self.access_tokens.retain(|_, t| t.from_code.as_deref() != Some(code));
+        self.refresh_tokens.retain(|_, t| t.from_code.as_deref() != Some(code));
     }
 
     /// Drop what has expired (called opportunistically).

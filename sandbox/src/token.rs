@@ -47,22 +47,14 @@ fn handle(st: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAut
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim()
-                .to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
     if !is_form {
-        return Err(OAuthError::invalid_request(
-            "the token request must be application/x-www-form-urlencoded",
-        ));
+        return Err(OAuthError::invalid_request("the token request must be application/x-www-form-urlencoded"));
     }
     let mut form = HashMap::new();
     for (k, v) in url::form_urlencoded::parse(body) {
         if form.insert(k.to_string(), v.into_owned()).is_some() {
-            return Err(OAuthError::invalid_request(format!(
-                "parameter `{k}` is repeated"
-            )));
+            return Err(OAuthError::invalid_request(format!("parameter `{k}` is repeated")));
         }
     }
     let (client, method) = authenticate(st, headers, &form)?;
@@ -71,9 +63,7 @@ fn handle(st: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAut
         Some("authorization_code") => authorization_code(st, client, &form),
         Some("refresh_token") => refresh(st, client, &form),
         Some("client_credentials") => client_credentials(st, client, method, param("scope")),
-        Some(other) => Err(OAuthError::unsupported_grant_type(format!(
-            "grant_type `{other}` is not supported"
-        ))),
+        Some(other) => Err(OAuthError::unsupported_grant_type(format!("grant_type `{other}` is not supported"))),
         None => Err(OAuthError::invalid_request("grant_type is required")),
     }
 }
@@ -81,9 +71,7 @@ fn handle(st: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAut
 fn apply_token_fault(faults: &Faults) -> Result<(), OAuthError> {
     match faults.token {
         TokenFault::Ok => Ok(()),
-        TokenFault::ServerError => Err(OAuthError::server_error(
-            "sandbox fault: token endpoint failure",
-        )),
+        TokenFault::ServerError => Err(OAuthError::server_error("sandbox fault: token endpoint failure")),
         TokenFault::InvalidGrant => Err(OAuthError::invalid_grant("sandbox fault: grant refused")),
     }
 }
@@ -94,8 +82,7 @@ fn authorization_code(
     form: &HashMap<String, String>,
 ) -> Result<Value, OAuthError> {
     let param = |k: &str| form.get(k).map(String::as_str).filter(|v| !v.is_empty());
-    let code_value =
-        param("code").ok_or_else(|| OAuthError::invalid_request("code is required"))?;
+    let code_value = param("code").ok_or_else(|| OAuthError::invalid_request("code is required"))?;
     let now = now();
     let mut store = st.store();
     let global = store.faults;
@@ -104,9 +91,7 @@ fn authorization_code(
     };
     apply_token_fault(&code.context.faults.merged_over(&global))?;
     if code.client_id != client.client_id {
-        return Err(OAuthError::invalid_grant(
-            "the code was issued to another client",
-        ));
+        return Err(OAuthError::invalid_grant("the code was issued to another client"));
     }
     if code.used {
         store.revoke_from_code(code_value);
@@ -117,21 +102,15 @@ fn authorization_code(
     code.used = true;
     let code = code.clone();
     if code.expires_at <= now {
-        return Err(OAuthError::invalid_grant(
-            "the authorization code has expired",
-        ));
+        return Err(OAuthError::invalid_grant("the authorization code has expired"));
     }
     if param("redirect_uri") != Some(code.redirect_uri.as_str()) {
-        return Err(OAuthError::invalid_grant(
-            "redirect_uri does not match the authorization request",
-        ));
+        return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
     }
-    let verifier = param("code_verifier")
-        .ok_or_else(|| OAuthError::invalid_grant("code_verifier is required (PKCE)"))?;
+    let verifier =
+        param("code_verifier").ok_or_else(|| OAuthError::invalid_grant("code_verifier is required (PKCE)"))?;
     if !verify_s256(verifier, &code.code_challenge) {
-        return Err(OAuthError::invalid_grant(
-            "code_verifier does not match code_challenge",
-        ));
+        return Err(OAuthError::invalid_grant("code_verifier does not match code_challenge"));
     }
     drop(store);
     let faults = code.context.faults.merged_over(&global);
@@ -146,36 +125,23 @@ fn authorization_code(
     )
 }
 
-fn refresh(
-    st: &AppState,
-    client: &ClientRegistration,
-    form: &HashMap<String, String>,
-) -> Result<Value, OAuthError> {
+fn refresh(st: &AppState, client: &ClientRegistration, form: &HashMap<String, String>) -> Result<Value, OAuthError> {
     let param = |k: &str| form.get(k).map(String::as_str).filter(|v| !v.is_empty());
-    let value = param("refresh_token")
-        .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+    let value = param("refresh_token").ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
     let mut store = st.store();
     let global = store.faults;
     let Some(rt) = store.refresh_tokens.get(value) else {
-        return Err(OAuthError::invalid_grant(
-            "unknown or revoked refresh token",
-        ));
+        return Err(OAuthError::invalid_grant("unknown or revoked refresh token"));
     };
     if rt.client_id != client.client_id {
-        return Err(OAuthError::invalid_grant(
-            "the refresh token was issued to another client",
-        ));
+        return Err(OAuthError::invalid_grant("the refresh token was issued to another client"));
     }
     let faults = rt.context.faults.merged_over(&global);
     apply_token_fault(&faults)?;
     let scope = match param("scope") {
         None => rt.scope.clone(),
         Some(requested) => {
-            let original: Vec<String> = rt
-                .scope
-                .split_ascii_whitespace()
-                .map(str::to_string)
-                .collect();
+            let original: Vec<String> = rt.scope.split_ascii_whitespace().map(str::to_string).collect();
             let extra = uncovered(&original, requested);
             if !extra.is_empty() {
                 return Err(OAuthError::invalid_scope(format!(
@@ -183,27 +149,14 @@ fn refresh(
                     extra.join(" ")
                 )));
             }
-            requested
-                .split_ascii_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
+            requested.split_ascii_whitespace().collect::<Vec<_>>().join(" ")
         }
     };
     let Some(rt) = store.refresh_tokens.remove(value) else {
-        return Err(OAuthError::invalid_grant(
-            "unknown or revoked refresh token",
-        ));
+        return Err(OAuthError::invalid_grant("unknown or revoked refresh token"));
     };
     drop(store);
-    issue_user_tokens(
-        st,
-        &client.client_id,
-        &scope,
-        &rt.context,
-        rt.nonce.as_deref(),
-        rt.from_code.as_deref(),
-        &faults,
-    )
+    issue_user_tokens(st, &client.client_id, &scope, &rt.context, rt.nonce.as_deref(), rt.from_code.as_deref(), &faults)
 }
 
 fn client_credentials(
@@ -220,20 +173,15 @@ fn client_credentials(
     let global = st.store().faults;
     apply_token_fault(&global)?;
     let scope = scope.ok_or_else(|| OAuthError::invalid_scope("scope is required"))?;
-    let all_system = scope.split_ascii_whitespace().all(
-        |s| matches!(parse_scope(s), Ok(Scope::Resource(r)) if r.context == ScopeContext::System),
-    );
+    let all_system = scope
+        .split_ascii_whitespace()
+        .all(|s| matches!(parse_scope(s), Ok(Scope::Resource(r)) if r.context == ScopeContext::System));
     if !all_system {
-        return Err(OAuthError::invalid_scope(
-            "client_credentials grants only system/ scopes",
-        ));
+        return Err(OAuthError::invalid_scope("client_credentials grants only system/ scopes"));
     }
     let refused = uncovered(&client.scopes, scope);
     if !refused.is_empty() {
-        return Err(OAuthError::invalid_scope(format!(
-            "scopes not allowed for this client: {}",
-            refused.join(" ")
-        )));
+        return Err(OAuthError::invalid_scope(format!("scopes not allowed for this client: {}", refused.join(" "))));
     }
     let scope = scope.split_ascii_whitespace().collect::<Vec<_>>().join(" ");
     let access = random_token(32);
@@ -266,18 +214,15 @@ fn issue_user_tokens(
     faults: &Faults,
 ) -> Result<Value, OAuthError> {
     let id_token = if has(scope, "openid") {
-        Some(
-            id_token::issue(st, client_id, ctx, nonce, faults.id_token).map_err(|e| {
-                tracing::error!(error = %e, "cannot sign id_token");
-                OAuthError::server_error("cannot sign the id_token")
-            })?,
-        )
+        Some(id_token::issue(st, client_id, ctx, nonce, faults.id_token).map_err(|e| {
+            tracing::error!(error = %e, "cannot sign id_token");
+            OAuthError::server_error("cannot sign the id_token")
+        })?)
     } else {
         None
     };
     let access = random_token(32);
-    let refresh =
-        (has(scope, "offline_access") || has(scope, "online_access")).then(|| random_token(32));
+    let refresh = (has(scope, "offline_access") || has(scope, "online_access")).then(|| random_token(32));
     {
         let mut store = st.store();
         store.access_tokens.insert(
@@ -327,10 +272,7 @@ fn context_fields(st: &AppState, ctx: &GrantContext, out: &mut Map<String, Value
         out.insert("encounter".into(), json!(e));
     }
     if let Some(sr) = &ctx.draft_service_request {
-        out.insert(
-            "fhirContext".into(),
-            json!([{"reference": format!("ServiceRequest/{sr}")}]),
-        );
+        out.insert("fhirContext".into(), json!([{"reference": format!("ServiceRequest/{sr}")}]));
     }
     out.insert("need_patient_banner".into(), json!(ctx.need_patient_banner));
     out.insert("smart_style_url".into(), json!(st.urls.style));

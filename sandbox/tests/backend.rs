@@ -32,12 +32,7 @@ async fn client_credentials_with_rs384_and_es384_assertions() {
         assert_eq!(body["scope"], "system/Patient.rs system/Bundle.c");
         assert!(body.get("refresh_token").is_none());
         let at = body["access_token"].as_str().unwrap();
-        let resp = http()
-            .get(format!("{}/Patient/pat-3", sb.fhir_base()))
-            .bearer_auth(at)
-            .send()
-            .await
-            .unwrap();
+        let resp = http().get(format!("{}/Patient/pat-3", sb.fhir_base())).bearer_auth(at).send().await.unwrap();
         assert_eq!(resp.status().as_u16(), 200);
     }
 }
@@ -46,13 +41,7 @@ async fn client_credentials_with_rs384_and_es384_assertions() {
 async fn client_credentials_via_oauth2_crate() {
     let sb = spawn().await;
     let client = oauth_client(&sb, BACKEND_CLIENT, None);
-    let a = assertion(
-        BACKEND_CLIENT,
-        &token_url(&sb),
-        Algorithm::ES384,
-        &jti(),
-        120,
-    );
+    let a = assertion(BACKEND_CLIENT, &token_url(&sb), Algorithm::ES384, &jti(), 120);
     let tok = client
         .exchange_client_credentials()
         .add_scope(Scope::new("system/*.rs".into()))
@@ -86,30 +75,16 @@ async fn replayed_jti_and_bad_assertions_are_invalid_client() {
     };
     assert_eq!(send(form(&a)).await.0, 200);
     let (status, body) = send(form(&a)).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("invalid_client")),
-        "replay"
-    );
+    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")), "replay");
 
-    let wrong_aud = assertion(
-        BACKEND_CLIENT,
-        "http://other.example/token",
-        Algorithm::RS384,
-        &jti(),
-        240,
-    );
+    let wrong_aud = assertion(BACKEND_CLIENT, "http://other.example/token", Algorithm::RS384, &jti(), 240);
     assert_eq!(send(form(&wrong_aud)).await.1["error"], "invalid_client");
     let too_long = assertion(BACKEND_CLIENT, &url, Algorithm::RS384, &jti(), 3600);
     assert_eq!(send(form(&too_long)).await.1["error"], "invalid_client");
     let expired = assertion(BACKEND_CLIENT, &url, Algorithm::ES384, &jti(), -600);
     assert_eq!(send(form(&expired)).await.1["error"], "invalid_client");
     let unknown = assertion("ereferral", &url, Algorithm::RS384, &jti(), 240);
-    assert_eq!(
-        send(form(&unknown)).await.1["error"],
-        "invalid_client",
-        "not a private_key_jwt client"
-    );
+    assert_eq!(send(form(&unknown)).await.1["error"], "invalid_client", "not a private_key_jwt client");
     let mut tampered = assertion(BACKEND_CLIENT, &url, Algorithm::RS384, &jti(), 240);
     tampered.pop();
     tampered.push('A');
@@ -121,24 +96,12 @@ async fn client_credentials_rules() {
     let sb = spawn().await;
     let (status, body) = post_token(
         &sb,
-        &[
-            ("grant_type", "client_credentials"),
-            ("scope", "system/Patient.rs"),
-        ],
+        &[("grant_type", "client_credentials"), ("scope", "system/Patient.rs")],
         Some(("ereferral", SECRET)),
     )
     .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("unauthorized_client"))
-    );
-    let a = assertion(
-        BACKEND_CLIENT,
-        &token_url(&sb),
-        Algorithm::RS384,
-        &jti(),
-        240,
-    );
+    assert_eq!((status, body["error"].as_str()), (400, Some("unauthorized_client")));
+    let a = assertion(BACKEND_CLIENT, &token_url(&sb), Algorithm::RS384, &jti(), 240);
     let (status, body) = post_token(
         &sb,
         &[
@@ -150,10 +113,7 @@ async fn client_credentials_rules() {
         None,
     )
     .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_scope"))
-    );
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_scope")));
 }
 
 #[tokio::test]
@@ -161,37 +121,20 @@ async fn private_key_jwt_on_authorization_code_and_refresh() {
     let sb = spawn().await;
     let launch = sb.create_launch(launch_request("pat-1"));
     let client = oauth_client(&sb, BACKEND_CLIENT, None);
-    let ar = auth_request(
-        &sb,
-        &client,
-        "launch openid fhirUser offline_access patient/Patient.rs",
-        Some(&launch),
-        None,
-    );
+    let ar =
+        auth_request(&sb, &client, "launch openid fhirUser offline_access patient/Patient.rs", Some(&launch), None);
     let code = get_code(&ar).await;
     let tok = client
         .exchange_code(AuthorizationCode::new(code))
         .set_pkce_verifier(ar.verifier)
         .add_extra_param("client_assertion_type", JWT_BEARER)
-        .add_extra_param(
-            "client_assertion",
-            assertion(
-                BACKEND_CLIENT,
-                &token_url(&sb),
-                Algorithm::ES384,
-                &jti(),
-                60,
-            ),
-        )
+        .add_extra_param("client_assertion", assertion(BACKEND_CLIENT, &token_url(&sb), Algorithm::ES384, &jti(), 60))
         .request_async(&http())
         .await
         .expect("code exchange with private_key_jwt");
     assert_eq!(tok.extra_fields().extra["patient"], "pat-1");
     let rt = tok.refresh_token().unwrap();
-    let r = client
-        .exchange_refresh_token(rt)
-        .request_async(&http())
-        .await;
+    let r = client.exchange_refresh_token(rt).request_async(&http()).await;
     match r {
         Err(RequestTokenError::ServerResponse(e)) => {
             assert_eq!(*e.error(), BasicErrorResponseType::InvalidClient)
@@ -201,16 +144,7 @@ async fn private_key_jwt_on_authorization_code_and_refresh() {
     let tok2 = client
         .exchange_refresh_token(rt)
         .add_extra_param("client_assertion_type", JWT_BEARER)
-        .add_extra_param(
-            "client_assertion",
-            assertion(
-                BACKEND_CLIENT,
-                &token_url(&sb),
-                Algorithm::RS384,
-                &jti(),
-                60,
-            ),
-        )
+        .add_extra_param("client_assertion", assertion(BACKEND_CLIENT, &token_url(&sb), Algorithm::RS384, &jti(), 60))
         .request_async(&http())
         .await
         .expect("refresh with private_key_jwt");

@@ -23,16 +23,8 @@ impl ServerBackend {
     }
 
     /// The session `id` if this browser may use it (see [`binding::check`]).
-    async fn authorised_session(
-        &self,
-        id: &str,
-        headers: &HeaderMap,
-    ) -> Result<store::SessionRow, AppError> {
-        if id.len() != 43
-            || !id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
+    async fn authorised_session(&self, id: &str, headers: &HeaderMap) -> Result<store::SessionRow, AppError> {
+        if id.len() != 43 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
             return Err(AppError::LaunchUnavailable);
         }
         let row = store::get(&self.state.db, id, now_unix())
@@ -46,12 +38,10 @@ impl ServerBackend {
         match binding::check(&row.binding_hash, row.cookie_bound, presented.as_deref()) {
             binding::BindingCheck::Bound | binding::BindingCheck::Cookieless => Ok(row),
             binding::BindingCheck::FirstBound => {
-                store::mark_cookie_bound(&self.state.db, id)
-                    .await
-                    .map_err(|e| {
-                        tracing::error!(error = %e, "marking session cookie-bound failed");
-                        AppError::Internal
-                    })?;
+                store::mark_cookie_bound(&self.state.db, id).await.map_err(|e| {
+                    tracing::error!(error = %e, "marking session cookie-bound failed");
+                    AppError::Internal
+                })?;
                 Ok(row)
             }
             binding::BindingCheck::Refused => {
@@ -77,12 +67,9 @@ impl AppBackend for ServerBackend {
             let context = row.context().map_err(corrupt)?;
             let patient = row.patient().map_err(corrupt)?;
             let user = row.user().map_err(corrupt)?;
-            let mut signed_in_as =
-                preferred_name(&user.practitioner).unwrap_or_else(|| "Unnamed practitioner".into());
+            let mut signed_in_as = preferred_name(&user.practitioner).unwrap_or_else(|| "Unnamed practitioner".into());
             if let Some(role) = user.role.as_ref().and_then(|r| {
-                r.pointer("/code/0/text")
-                    .or_else(|| r.pointer("/code/0/coding/0/display"))
-                    .and_then(|v| v.as_str())
+                r.pointer("/code/0/text").or_else(|| r.pointer("/code/0/coding/0/display")).and_then(|v| v.as_str())
             }) {
                 signed_in_as = format!("{signed_in_as} ({role})");
             }

@@ -8,8 +8,7 @@ use serde::Deserialize;
 use std::{net::SocketAddr, path::PathBuf};
 use url::Url;
 
-pub const DEFAULT_SCOPES: &str =
-    "launch openid fhirUser online_access patient/Patient.rs user/Practitioner.rs \
+pub const DEFAULT_SCOPES: &str = "launch openid fhirUser online_access patient/Patient.rs user/Practitioner.rs \
      user/PractitionerRole.rs patient/Encounter.rs patient/ServiceRequest.rs";
 /// Secret the embedded sandbox registers for us. Only ever used against the sandbox.
 pub const SANDBOX_CLIENT_SECRET: &str = "sandbox-secret-change-me";
@@ -184,41 +183,25 @@ where
     match env(name) {
         None => Ok(None),
         Some(v) if v.trim().is_empty() => Ok(None),
-        Some(v) => v
-            .trim()
-            .parse::<T>()
-            .map(Some)
-            .map_err(|e| ConfigError::Env {
-                name,
-                reason: e.to_string(),
-            }),
+        Some(v) => v.trim().parse::<T>().map(Some).map_err(|e| ConfigError::Env { name, reason: e.to_string() }),
     }
 }
 
-fn parse_bool(
-    env: &dyn Fn(&str) -> Option<String>,
-    name: &'static str,
-) -> Result<Option<bool>, ConfigError> {
+fn parse_bool(env: &dyn Fn(&str) -> Option<String>, name: &'static str) -> Result<Option<bool>, ConfigError> {
     match env(name).map(|v| v.trim().to_ascii_lowercase()) {
         None => Ok(None),
         Some(v) if v.is_empty() => Ok(None),
         Some(v) => match v.as_str() {
             "1" | "true" | "on" | "yes" => Ok(Some(true)),
             "0" | "false" | "off" | "no" => Ok(Some(false)),
-            _ => Err(ConfigError::Env {
-                name,
-                reason: format!("expected on/off, got {v:?}"),
-            }),
+            _ => Err(ConfigError::Env { name, reason: format!("expected on/off, got {v:?}") }),
         },
     }
 }
 
 impl Config {
     /// Builds the configuration from an optional TOML text and an environment lookup.
-    pub fn from_sources(
-        file: Option<&str>,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Self, ConfigError> {
+    pub fn from_sources(file: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let file: FileConfig = match file {
             Some(text) => toml::from_str(text)?,
             None => FileConfig::default(),
@@ -231,27 +214,20 @@ impl Config {
         let public_url = parse_env::<Url>(env, "EREFERRAL_PUBLIC_URL")?
             .or(file.public_url)
             .unwrap_or_else(|| default_public_url(listen));
-        let data_dir = parse_env::<PathBuf>(env, "EREFERRAL_DATA_DIR")?
-            .or(file.data_dir)
-            .unwrap_or_else(|| PathBuf::from("data"));
+        let data_dir =
+            parse_env::<PathBuf>(env, "EREFERRAL_DATA_DIR")?.or(file.data_dir).unwrap_or_else(|| PathBuf::from("data"));
         let database_url = env("EREFERRAL_DATABASE_URL")
             .filter(|v| !v.trim().is_empty())
             .or(file.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("ereferral.db").display()));
-        let token_key = env("EREFERRAL_TOKEN_KEY")
-            .filter(|v| !v.trim().is_empty())
-            .or(file.token_key);
+        let token_key = env("EREFERRAL_TOKEN_KEY").filter(|v| !v.trim().is_empty()).or(file.token_key);
 
-        let format = env("EREFERRAL_LOG_FORMAT")
-            .or(file.log.format)
-            .unwrap_or_else(|| "human".into());
+        let format = env("EREFERRAL_LOG_FORMAT").or(file.log.format).unwrap_or_else(|| "human".into());
         let format = match format.trim() {
             "human" | "" => LogFormat::Human,
             "json" => LogFormat::Json,
             other => {
-                return Err(ConfigError::Invalid(format!(
-                    "log format must be \"human\" or \"json\", got {other:?}"
-                )))
+                return Err(ConfigError::Invalid(format!("log format must be \"human\" or \"json\", got {other:?}")))
             }
         };
         let filter = env("EREFERRAL_LOG")
@@ -265,15 +241,12 @@ impl Config {
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3100)));
         let sandbox = SandboxConfig {
             // The sandbox is the default EHR: on unless EHRs are configured or it is switched off.
-            enabled: parse_bool(env, "EREFERRAL_SANDBOX")?
-                .or(file.sandbox.enabled)
-                .unwrap_or(ehrs.is_empty()),
+            enabled: parse_bool(env, "EREFERRAL_SANDBOX")?.or(file.sandbox.enabled).unwrap_or(ehrs.is_empty()),
             listen: sandbox_listen,
             public_url: parse_env::<Url>(env, "EREFERRAL_SANDBOX_PUBLIC_URL")?
                 .or(file.sandbox.public_url)
                 .unwrap_or_else(|| {
-                    Url::parse(&format!("http://{sandbox_listen}"))
-                        .expect("socket address is a valid URL host")
+                    Url::parse(&format!("http://{sandbox_listen}")).expect("socket address is a valid URL host")
                 }),
         };
 
@@ -286,9 +259,7 @@ impl Config {
             log: LogConfig { format, filter },
             sandbox,
             ehrs,
-            launch_ttl_secs: parse_env(env, "EREFERRAL_LAUNCH_TTL_SECS")?
-                .or(file.launch_ttl_secs)
-                .unwrap_or(600),
+            launch_ttl_secs: parse_env(env, "EREFERRAL_LAUNCH_TTL_SECS")?.or(file.launch_ttl_secs).unwrap_or(600),
             session_ttl_secs: parse_env(env, "EREFERRAL_SESSION_TTL_SECS")?
                 .or(file.session_ttl_secs)
                 .unwrap_or(8 * 3600),
@@ -297,9 +268,7 @@ impl Config {
                 .unwrap_or(10),
         };
         if config.sandbox.enabled {
-            config
-                .ehrs
-                .push(sandbox_registration(&config.sandbox.public_url));
+            config.ehrs.push(sandbox_registration(&config.sandbox.public_url));
         }
         config.validate()?;
         Ok(config)
@@ -314,23 +283,14 @@ impl Config {
         let mut ids = std::collections::HashSet::new();
         for ehr in &self.ehrs {
             if !ids.insert(ehr.id.as_str()) {
-                return Err(ConfigError::Invalid(format!(
-                    "EHR id {:?} is registered twice",
-                    ehr.id
-                )));
+                return Err(ConfigError::Invalid(format!("EHR id {:?} is registered twice", ehr.id)));
             }
             if ehr.allowed_origins.is_empty() {
-                return Err(ConfigError::Invalid(format!(
-                    "EHR {:?} needs at least one allowed origin",
-                    ehr.id
-                )));
+                return Err(ConfigError::Invalid(format!("EHR {:?} needs at least one allowed origin", ehr.id)));
             }
             for origin in &ehr.allowed_origins {
                 let parsed = Url::parse(origin).map_err(|e| {
-                    ConfigError::Invalid(format!(
-                        "EHR {:?}: origin {origin:?} is not a URL: {e}",
-                        ehr.id
-                    ))
+                    ConfigError::Invalid(format!("EHR {:?}: origin {origin:?} is not a URL: {e}", ehr.id))
                 })?;
                 if parsed.origin().ascii_serialization() != *origin {
                     return Err(ConfigError::Invalid(format!(
@@ -339,35 +299,22 @@ impl Config {
                     )));
                 }
             }
-            if let ClientAuthConfig::ClientSecretBasic {
-                secret: None,
-                secret_env: None,
-            } = &ehr.client_auth
-            {
+            if let ClientAuthConfig::ClientSecretBasic { secret: None, secret_env: None } = &ehr.client_auth {
                 return Err(ConfigError::Invalid(format!(
                     "EHR {:?}: client_secret_basic needs secret or secret_env",
                     ehr.id
                 )));
             }
         }
-        if self.session_ttl_secs == 0
-            || self.launch_ttl_secs == 0
-            || self.outbound_timeout_secs == 0
-        {
-            return Err(ConfigError::Invalid(
-                "TTLs and timeouts must be greater than zero".into(),
-            ));
+        if self.session_ttl_secs == 0 || self.launch_ttl_secs == 0 || self.outbound_timeout_secs == 0 {
+            return Err(ConfigError::Invalid("TTLs and timeouts must be greater than zero".into()));
         }
         Ok(())
     }
 
     /// The origins allowed to frame the app (CSP `frame-ancestors`).
     pub fn frame_ancestors(&self) -> Vec<String> {
-        let mut origins: Vec<String> = self
-            .ehrs
-            .iter()
-            .flat_map(|e| e.allowed_origins.iter().cloned())
-            .collect();
+        let mut origins: Vec<String> = self.ehrs.iter().flat_map(|e| e.allowed_origins.iter().cloned()).collect();
         origins.sort();
         origins.dedup();
         origins
@@ -375,20 +322,14 @@ impl Config {
 
     /// Our OAuth redirect URI.
     pub fn redirect_uri(&self) -> Url {
-        self.public_url
-            .join("callback")
-            .expect("public URL is a base URL")
+        self.public_url.join("callback").expect("public URL is a base URL")
     }
 }
 
 fn default_public_url(listen: SocketAddr) -> Url {
     // Serve the app as `localhost` while the sandbox is `127.0.0.1`: two different sites, as in
     // production where the EHR frames us cross-site.
-    let host = if listen.ip().is_loopback() {
-        "localhost".to_string()
-    } else {
-        listen.ip().to_string()
-    };
+    let host = if listen.ip().is_loopback() { "localhost".to_string() } else { listen.ip().to_string() };
     Url::parse(&format!("http://{host}:{}/", listen.port())).expect("valid URL")
 }
 
@@ -407,13 +348,8 @@ pub fn sandbox_registration(sandbox_url: &Url) -> EhrRegistration {
         allowed_origins: vec![origin],
         scopes: DEFAULT_SCOPES.into(),
         process_message: ProcessMessageConfig {
-            endpoint: sandbox_url
-                .join("fhir/$process-message")
-                .expect("valid URL"),
-            auth: ProcessMessageAuth::StaticBearer {
-                token: Some(SANDBOX_STATIC_BEARER.into()),
-                token_env: None,
-            },
+            endpoint: sandbox_url.join("fhir/$process-message").expect("valid URL"),
+            auth: ProcessMessageAuth::StaticBearer { token: Some(SANDBOX_STATIC_BEARER.into()), token_env: None },
         },
     }
 }
@@ -424,10 +360,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| map.get(k).cloned()
     }
 
@@ -439,10 +372,7 @@ mod tests {
         assert!(c.sandbox.enabled);
         assert_eq!(c.ehrs.len(), 1);
         assert_eq!(c.ehrs[0].issuer.as_str(), "http://127.0.0.1:3100/fhir");
-        assert_eq!(
-            c.frame_ancestors(),
-            vec!["http://127.0.0.1:3100".to_string()]
-        );
+        assert_eq!(c.frame_ancestors(), vec!["http://127.0.0.1:3100".to_string()]);
         assert_eq!(c.redirect_uri().as_str(), "http://localhost:3000/callback");
         assert_eq!(c.database_url, "sqlite://data/ereferral.db");
     }
@@ -452,10 +382,7 @@ mod tests {
         let file = "listen = \"127.0.0.1:4000\"\n[log]\nformat = \"human\"\n";
         let c = Config::from_sources(
             Some(file),
-            &env_of(&[
-                ("EREFERRAL_LISTEN", "127.0.0.1:5000"),
-                ("EREFERRAL_LOG_FORMAT", "json"),
-            ]),
+            &env_of(&[("EREFERRAL_LISTEN", "127.0.0.1:5000"), ("EREFERRAL_LOG_FORMAT", "json")]),
         )
         .unwrap();
         assert_eq!(c.listen.port(), 5000);
@@ -479,8 +406,7 @@ process_message = { endpoint = "https://ehr.example.org/fhir/$process-message", 
         assert!(!c.sandbox.enabled);
         assert_eq!(c.ehrs.len(), 1);
         assert_eq!(c.ehrs[0].scopes, DEFAULT_SCOPES);
-        let with_sandbox =
-            Config::from_sources(Some(file), &env_of(&[("EREFERRAL_SANDBOX", "on")])).unwrap();
+        let with_sandbox = Config::from_sources(Some(file), &env_of(&[("EREFERRAL_SANDBOX", "on")])).unwrap();
         assert_eq!(with_sandbox.ehrs.len(), 2);
     }
 
@@ -494,8 +420,7 @@ process_message = { endpoint = "https://ehr.example.org/fhir/$process-message", 
         assert!(err.to_string().contains("unknown"), "{err}");
         let err = Config::from_sources(None, &env_of(&[("EREFERRAL_SANDBOX", "off")])).unwrap_err();
         assert!(err.to_string().contains("no EHR"), "{err}");
-        let err =
-            Config::from_sources(None, &env_of(&[("EREFERRAL_LOG_FORMAT", "xml")])).unwrap_err();
+        let err = Config::from_sources(None, &env_of(&[("EREFERRAL_LOG_FORMAT", "xml")])).unwrap_err();
         assert!(err.to_string().contains("log format"), "{err}");
     }
 

@@ -19,10 +19,7 @@ pub enum LaunchError {
     #[error("the EHR's SMART configuration could not be used: {0}")]
     Discovery(String),
     #[error("the EHR refused authorization: {code}")]
-    AuthorizationDenied {
-        code: String,
-        description: Option<String>,
-    },
+    AuthorizationDenied { code: String, description: Option<String> },
     #[error("state is unknown, used or expired")]
     StateInvalid,
     #[error("token exchange failed: {0}")]
@@ -34,10 +31,7 @@ pub enum LaunchError {
     #[error("the EHR gave no user identity (fhirUser)")]
     MissingUser,
     #[error("FHIR read of {resource} failed: {reason}")]
-    FhirRead {
-        resource: &'static str,
-        reason: crate::fhir::client::FhirReadError,
-    },
+    FhirRead { resource: &'static str, reason: crate::fhir::client::FhirReadError },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -45,9 +39,7 @@ pub enum LaunchError {
 impl LaunchError {
     fn status(&self) -> StatusCode {
         match self {
-            LaunchError::MissingParameter(_) | LaunchError::MalformedParameter(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            LaunchError::MissingParameter(_) | LaunchError::MalformedParameter(_) => StatusCode::BAD_REQUEST,
             LaunchError::UnknownIssuer => StatusCode::FORBIDDEN,
             LaunchError::StateInvalid => StatusCode::BAD_REQUEST,
             LaunchError::AuthorizationDenied { .. } => StatusCode::FORBIDDEN,
@@ -128,9 +120,7 @@ impl IntoResponse for LaunchError {
         }
         let body = error_page(title, &text);
         let mut response = (status, Html(body)).into_response();
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
     }
 }

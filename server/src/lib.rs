@@ -38,13 +38,8 @@ pub fn app(state: AppState) -> Router {
             move || app::shell(options.clone())
         })
         .merge(http::static_assets::pkg_router(&site_root, &pkg_dir))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.security.clone(),
-            http::security_headers::apply,
-        ))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(middleware::from_fn_with_state(state.security.clone(), http::security_headers::apply))
         .layer(CompressionLayer::new())
         .with_state(state)
 }

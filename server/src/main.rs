@@ -9,28 +9,23 @@ async fn main() -> anyhow::Result<()> {
     let config_path = std::env::args()
         .skip_while(|a| a != "--config")
         .nth(1)
-        .or_else(|| {
-            std::env::var("EREFERRAL_CONFIG")
-                .ok()
-                .filter(|p| !p.is_empty())
-        });
+        .or_else(|| std::env::var("EREFERRAL_CONFIG").ok().filter(|p| !p.is_empty()));
     let file = match &config_path {
-        Some(path) => Some(
-            std::fs::read_to_string(path).with_context(|| format!("reading config file {path}"))?,
-        ),
+        Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("reading config file {path}"))?),
         None => None,
     };
-    let config = Config::from_sources(file.as_deref(), &|name| std::env::var(name).ok())
-        .context("loading configuration")?;
+    let config =
+        Config::from_sources(file.as_deref(), &|name| std::env::var(name).ok()).context("loading configuration")?;
     server::telemetry::init(&config.log);
-    let leptos_options = leptos::config::get_configuration(None)
-        .context("reading Leptos options")?
-        .leptos_options;
+    let leptos_options = leptos::config::get_configuration(None).context("reading Leptos options")?.leptos_options;
 
     let running = startup::start(config, leptos_options).await?;
     tracing::info!(app = %running.public_url, sandbox = ?running.sandbox_url.as_ref().map(|u| u.as_str()), "eReferral is up");
     if let Some(sandbox) = &running.sandbox_url {
-        println!("\n  eReferral app:   {}\n  Sandbox EHR:     {}  <- open this, pick a patient, click Refer\n", running.public_url, sandbox);
+        println!(
+            "\n  eReferral app:   {}\n  Sandbox EHR:     {}  <- open this, pick a patient, click Refer\n",
+            running.public_url, sandbox
+        );
     }
     running.serve_until(shutdown_signal()).await
 }
@@ -41,8 +36,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };

@@ -1,9 +1,7 @@
 //! Wiring: from a [`Config`] to a listening server (and the embedded sandbox EHR when enabled).
 //! Used by the binary and by integration tests, which bind ephemeral ports.
 
-use crate::{
-    config::Config, db, http::security_headers::SecurityHeaders, session, smart, state::AppState,
-};
+use crate::{config::Config, db, http::security_headers::SecurityHeaders, session, smart, state::AppState};
 use anyhow::Context;
 use leptos::config::LeptosOptions;
 use std::{future::Future, sync::Arc, time::Duration};
@@ -22,9 +20,7 @@ pub struct Running {
 /// Opens the database, starts the sandbox (if enabled) and binds the listener; call
 /// [`Running::serve_until`] to serve.
 pub async fn start(config: Config, leptos_options: LeptosOptions) -> anyhow::Result<Running> {
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
+    let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     start_on(config, leptos_options, listener, None).await
 }
 
@@ -37,12 +33,9 @@ pub async fn start_on(
     sandbox_listener: Option<TcpListener>,
 ) -> anyhow::Result<Running> {
     let local_addr = listener.local_addr()?;
-    let db = db::open(&config.database_url)
-        .await
-        .context("opening the database")?;
-    let cipher =
-        session::crypto::TokenCipher::load_or_create(config.token_key.as_deref(), &config.data_dir)
-            .context("loading the token encryption key")?;
+    let db = db::open(&config.database_url).await.context("opening the database")?;
+    let cipher = session::crypto::TokenCipher::load_or_create(config.token_key.as_deref(), &config.data_dir)
+        .context("loading the token encryption key")?;
 
     let mut sandbox_handle = None;
     if config.sandbox.enabled {
@@ -54,48 +47,23 @@ pub async fn start_on(
         };
         let mut sandbox_config = sandbox::SandboxConfig::default_for_app(&config.public_url);
         sandbox_config.public_base_url = Some(config.sandbox.public_url.clone());
-        let handle = sandbox::start(sandbox_config, sandbox_listener)
-            .await
-            .context("starting the sandbox EHR")?;
+        let handle = sandbox::start(sandbox_config, sandbox_listener).await.context("starting the sandbox EHR")?;
         sandbox_handle = Some(handle);
     }
     let smart = smart::SmartClient::new(&config).context("loading client keys")?;
     let security = SecurityHeaders::new(&config.frame_ancestors());
     let public_url = config.public_url.clone();
-    let sandbox_url = config
-        .sandbox
-        .enabled
-        .then(|| config.sandbox.public_url.clone());
+    let sandbox_url = config.sandbox.enabled.then(|| config.sandbox.public_url.clone());
     config.ehrs.shrink_to_fit();
-    let state = AppState {
-        leptos_options,
-        config: Arc::new(config),
-        db,
-        security,
-        smart,
-        cipher,
-    };
+    let state = AppState { leptos_options, config: Arc::new(config), db, security, smart, cipher };
     spawn_purger(state.clone());
-    Ok(Running {
-        public_url,
-        local_addr,
-        sandbox_url,
-        sandbox: sandbox_handle,
-        state,
-        listener,
-    })
+    Ok(Running { public_url, local_addr, sandbox_url, sandbox: sandbox_handle, state, listener })
 }
 
 impl Running {
-    pub async fn serve_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    pub async fn serve_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let app = crate::app(self.state.clone());
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving HTTP")?;
+        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await.context("serving HTTP")?;
         if let Some(sandbox) = self.sandbox {
             sandbox.shutdown().await;
         }

@@ -7,17 +7,13 @@ use std::collections::HashMap;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use oauth2::basic::{
-    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
-    BasicTokenType,
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
 };
 use oauth2::{
-    AuthUrl, Client, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
-    StandardRevocableToken, StandardTokenResponse, TokenUrl,
+    AuthUrl, Client, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet, ExtraTokenFields,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, StandardRevocableToken, StandardTokenResponse, TokenUrl,
 };
-use sandbox::{
-    ClientAuth, ClientRegistration, Faults, LaunchMode, LaunchRequest, SandboxConfig, SandboxHandle,
-};
+use sandbox::{ClientAuth, ClientRegistration, Faults, LaunchMode, LaunchRequest, SandboxConfig, SandboxHandle};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use url::Url;
@@ -73,9 +69,7 @@ pub fn config() -> SandboxConfig {
     cfg.clients.push(ClientRegistration {
         client_id: BACKEND_CLIENT.into(),
         redirect_uris: vec![REDIRECT.into()],
-        auth: ClientAuth::PrivateKeyJwt {
-            jwks: client_jwks(),
-        },
+        auth: ClientAuth::PrivateKeyJwt { jwks: client_jwks() },
         scopes: vec![
             "system/*.rs".into(),
             "system/Bundle.c".into(),
@@ -90,9 +84,7 @@ pub fn config() -> SandboxConfig {
 }
 
 pub async fn spawn() -> SandboxHandle {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     sandbox::start(config(), listener).await.expect("start")
 }
 
@@ -110,15 +102,7 @@ pub fn token_url(sb: &SandboxHandle) -> String {
 
 pub fn oauth_client(sb: &SandboxHandle, client_id: &str, secret: Option<&str>) -> SmartClient {
     let mut c = Client::new(ClientId::new(client_id.into()))
-        .set_auth_uri(
-            AuthUrl::new(
-                sb.base_url()
-                    .join("auth/authorize")
-                    .expect("url")
-                    .to_string(),
-            )
-            .expect("auth url"),
-        )
+        .set_auth_uri(AuthUrl::new(sb.base_url().join("auth/authorize").expect("url").to_string()).expect("auth url"))
         .set_token_uri(TokenUrl::new(token_url(sb)).expect("token url"))
         .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).expect("redirect"));
     if let Some(s) = secret {
@@ -170,26 +154,18 @@ pub fn auth_request(
         req = req.add_extra_param("nonce", n);
     }
     let (url, state) = req.url();
-    AuthRequest {
-        url,
-        state,
-        verifier,
-    }
+    AuthRequest { url, state, verifier }
 }
 
 /// GET the authorize URL without following redirects: (status, query of Location).
 pub async fn authorize(url: &Url) -> (u16, Option<HashMap<String, String>>) {
     let resp = http().get(url.clone()).send().await.expect("authorize");
     let status = resp.status().as_u16();
-    let location = resp
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .map(|l| {
-            let u = Url::parse(l).expect("location url");
-            assert!(l.starts_with(REDIRECT), "redirected to {l}");
-            u.query_pairs().into_owned().collect::<HashMap<_, _>>()
-        });
+    let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).map(|l| {
+        let u = Url::parse(l).expect("location url");
+        assert!(l.starts_with(REDIRECT), "redirected to {l}");
+        u.query_pairs().into_owned().collect::<HashMap<_, _>>()
+    });
     (status, location)
 }
 
@@ -199,29 +175,18 @@ pub async fn get_code(req: &AuthRequest) -> String {
     assert_eq!(status, 302);
     let q = q.expect("location");
     assert_eq!(q.get("state"), Some(req.state.secret()), "state");
-    q.get("code")
-        .cloned()
-        .unwrap_or_else(|| panic!("no code: {q:?}"))
+    q.get("code").cloned().unwrap_or_else(|| panic!("no code: {q:?}"))
 }
 
 pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("time")
-        .as_secs() as i64
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs() as i64
 }
 
 /// A client assertion for `client_id` signed with the RS384 or ES384 test key.
 pub fn assertion(client_id: &str, aud: &str, alg: Algorithm, jti: &str, exp_in: i64) -> String {
     let (pem, kid): (&[u8], &str) = match alg {
-        Algorithm::RS384 => (
-            include_bytes!("../keys/client-rs384.pem"),
-            "test-client-rs384",
-        ),
-        Algorithm::ES384 => (
-            include_bytes!("../keys/client-es384.pem"),
-            "test-client-es384",
-        ),
+        Algorithm::RS384 => (include_bytes!("../keys/client-rs384.pem"), "test-client-rs384"),
+        Algorithm::ES384 => (include_bytes!("../keys/client-es384.pem"), "test-client-es384"),
         other => panic!("unsupported alg {other:?}"),
     };
     let key = match alg {
@@ -242,11 +207,7 @@ pub fn assertion(client_id: &str, aud: &str, alg: Algorithm, jti: &str, exp_in: 
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// POST a raw form to the token endpoint: (status, JSON body).
-pub async fn post_token(
-    sb: &SandboxHandle,
-    form: &[(&str, &str)],
-    basic: Option<(&str, &str)>,
-) -> (u16, Value) {
+pub async fn post_token(sb: &SandboxHandle, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> (u16, Value) {
     let mut req = http().post(token_url(sb)).form(form);
     if let Some((id, secret)) = basic {
         req = req.basic_auth(id, Some(secret));
@@ -258,13 +219,7 @@ pub async fn post_token(
 
 /// A backend-services access token (client_credentials + private_key_jwt).
 pub async fn backend_token(sb: &SandboxHandle, scope: &str) -> String {
-    let a = assertion(
-        BACKEND_CLIENT,
-        &token_url(sb),
-        Algorithm::RS384,
-        &uuid::Uuid::new_v4().to_string(),
-        240,
-    );
+    let a = assertion(BACKEND_CLIENT, &token_url(sb), Algorithm::RS384, &uuid::Uuid::new_v4().to_string(), 240);
     let (status, body) = post_token(
         sb,
         &[
@@ -277,8 +232,5 @@ pub async fn backend_token(sb: &SandboxHandle, scope: &str) -> String {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    body["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_string()
+    body["access_token"].as_str().expect("access_token").to_string()
 }

@@ -33,10 +33,7 @@ pub enum FhirReadError {
     #[error("redirect refused")]
     Redirect,
     #[error("returned a {found} where a {expected} was expected")]
-    WrongType {
-        expected: &'static str,
-        found: String,
-    },
+    WrongType { expected: &'static str, found: String },
 }
 
 /// Builds the one HTTP client for all outbound calls.
@@ -52,18 +49,11 @@ pub fn http_client(timeout: Duration) -> reqwest::Client {
 
 /// Reads a response body up to [`MAX_RESPONSE_BYTES`].
 pub async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, FhirReadError> {
-    if response
-        .content_length()
-        .is_some_and(|n| n as usize > MAX_RESPONSE_BYTES)
-    {
+    if response.content_length().is_some_and(|n| n as usize > MAX_RESPONSE_BYTES) {
         return Err(FhirReadError::TooLarge);
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| FhirReadError::Transport(e.to_string()))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(|e| FhirReadError::Transport(e.to_string()))? {
         if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
             return Err(FhirReadError::TooLarge);
         }
@@ -73,11 +63,7 @@ pub async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, Fh
 }
 
 /// GET a JSON document (discovery, metadata) without credentials.
-pub async fn get_json(
-    http: &reqwest::Client,
-    url: &Url,
-    accept: &str,
-) -> Result<Value, FhirReadError> {
+pub async fn get_json(http: &reqwest::Client, url: &Url, accept: &str) -> Result<Value, FhirReadError> {
     let response = http
         .get(url.clone())
         .header(header::ACCEPT, accept)
@@ -120,17 +106,10 @@ pub async fn read_resource(
         let outcome: Option<Value> = serde_json::from_slice(&body).ok();
         return Err(status_error(status, outcome.as_ref()));
     }
-    let value: Value =
-        serde_json::from_slice(&body).map_err(|e| FhirReadError::NotJson(e.to_string()))?;
-    let found = value
-        .get("resourceType")
-        .and_then(Value::as_str)
-        .unwrap_or("nothing");
+    let value: Value = serde_json::from_slice(&body).map_err(|e| FhirReadError::NotJson(e.to_string()))?;
+    let found = value.get("resourceType").and_then(Value::as_str).unwrap_or("nothing");
     if found != resource_type {
-        return Err(FhirReadError::WrongType {
-            expected: resource_type,
-            found: found.to_string(),
-        });
+        return Err(FhirReadError::WrongType { expected: resource_type, found: found.to_string() });
     }
     Ok(value)
 }
@@ -141,21 +120,13 @@ pub fn resource_url(base: &Url, resource_type: &str, id: &str) -> Option<Url> {
         return None;
     }
     let mut url = base.clone();
-    url.path_segments_mut()
-        .ok()?
-        .pop_if_empty()
-        .push(resource_type)
-        .push(id);
+    url.path_segments_mut().ok()?.pop_if_empty().push(resource_type).push(id);
     Some(url)
 }
 
 /// FHIR id: 1–64 of `[A-Za-z0-9\-\.]`.
 pub fn is_fhir_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 fn status_error(status: StatusCode, outcome: Option<&Value>) -> FhirReadError {
@@ -177,10 +148,7 @@ pub fn outcome_text(outcome: &Value) -> Option<String> {
         return None;
     }
     let issue = outcome.get("issue")?.get(0)?;
-    let text = issue
-        .pointer("/details/text")
-        .or_else(|| issue.get("diagnostics"))
-        .and_then(Value::as_str)?;
+    let text = issue.pointer("/details/text").or_else(|| issue.get("diagnostics")).and_then(Value::as_str)?;
     Some(text.chars().take(300).collect())
 }
 
@@ -197,10 +165,7 @@ mod tests {
             "https://ehr.example.org/fhir/Patient/p-1.2"
         );
         let slash = Url::parse("https://ehr.example.org/fhir/").unwrap();
-        assert_eq!(
-            resource_url(&slash, "Patient", "x").unwrap().as_str(),
-            "https://ehr.example.org/fhir/Patient/x"
-        );
+        assert_eq!(resource_url(&slash, "Patient", "x").unwrap().as_str(), "https://ehr.example.org/fhir/Patient/x");
         for bad in ["", "../admin", "a/b", "a?b", "a#b", "a b", &"x".repeat(65)] {
             assert!(resource_url(&base, "Patient", bad).is_none(), "{bad}");
         }
@@ -210,16 +175,14 @@ mod tests {
     fn operation_outcome_text_is_extracted() {
         let oo = json!({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"processing","details":{"text":"Patient merged"}}]});
         assert_eq!(outcome_text(&oo).as_deref(), Some("Patient merged"));
-        let diag = json!({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"x","diagnostics":"boom"}]});
+        let diag =
+            json!({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"x","diagnostics":"boom"}]});
         assert_eq!(outcome_text(&diag).as_deref(), Some("boom"));
         assert_eq!(outcome_text(&json!({"resourceType":"Patient"})), None);
         assert_eq!(
             status_error(StatusCode::UNPROCESSABLE_ENTITY, Some(&oo)),
             FhirReadError::Rejected("Patient merged".into())
         );
-        assert_eq!(
-            status_error(StatusCode::BAD_GATEWAY, None),
-            FhirReadError::ServerError(502)
-        );
+        assert_eq!(status_error(StatusCode::BAD_GATEWAY, None), FhirReadError::ServerError(502));
     }
 }

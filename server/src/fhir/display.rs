@@ -7,11 +7,7 @@ const HEALTH_CARD_SYSTEMS: [&str; 2] = ["ca-on-patient-hcn", "health-card"];
 
 /// A HumanName as one line, preferring `text`, then given + family.
 pub fn human_name(name: &Value) -> Option<String> {
-    if let Some(text) = name
-        .get("text")
-        .and_then(Value::as_str)
-        .filter(|t| !t.trim().is_empty())
-    {
+    if let Some(text) = name.get("text").and_then(Value::as_str).filter(|t| !t.trim().is_empty()) {
         return Some(text.trim().to_string());
     }
     let mut parts: Vec<&str> = Vec::new();
@@ -21,31 +17,18 @@ pub fn human_name(name: &Value) -> Option<String> {
     if let Some(family) = name.get("family").and_then(Value::as_str) {
         parts.push(family);
     }
-    let joined = parts
-        .iter()
-        .map(|p| p.trim())
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let joined = parts.iter().map(|p| p.trim()).filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ");
     (!joined.is_empty()).then_some(joined)
 }
 
 /// The name to show: `official`, then `usual`, then any without an end date, then the first.
 pub fn preferred_name(resource: &Value) -> Option<String> {
     let names = resource.get("name")?.as_array()?;
-    let by_use = |u: &str| {
-        names
-            .iter()
-            .find(|n| n.get("use").and_then(Value::as_str) == Some(u))
-    };
+    let by_use = |u: &str| names.iter().find(|n| n.get("use").and_then(Value::as_str) == Some(u));
     let current = names.iter().find(|n| {
-        n.pointer("/period/end").is_none()
-            && !matches!(n.get("use").and_then(Value::as_str), Some("old" | "maiden"))
+        n.pointer("/period/end").is_none() && !matches!(n.get("use").and_then(Value::as_str), Some("old" | "maiden"))
     });
-    [by_use("official"), by_use("usual"), current, names.first()]
-        .into_iter()
-        .flatten()
-        .find_map(human_name)
+    [by_use("official"), by_use("usual"), current, names.first()].into_iter().flatten().find_map(human_name)
 }
 
 fn gender_words(code: Option<&str>) -> String {
@@ -60,26 +43,15 @@ fn gender_words(code: Option<&str>) -> String {
 }
 
 fn identifier_label(identifier: &Value) -> String {
-    let system = identifier
-        .get("system")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let system = identifier.get("system").and_then(Value::as_str).unwrap_or_default();
     if HEALTH_CARD_SYSTEMS.iter().any(|s| system.contains(s)) {
         return "Health card".into();
     }
     identifier
         .pointer("/type/text")
         .and_then(Value::as_str)
-        .or_else(|| {
-            identifier
-                .pointer("/type/coding/0/display")
-                .and_then(Value::as_str)
-        })
-        .or_else(|| {
-            identifier
-                .pointer("/type/coding/0/code")
-                .and_then(Value::as_str)
-        })
+        .or_else(|| identifier.pointer("/type/coding/0/display").and_then(Value::as_str))
+        .or_else(|| identifier.pointer("/type/coding/0/code").and_then(Value::as_str))
         .map(str::to_string)
         .unwrap_or_else(|| "Identifier".into())
 }
@@ -96,22 +68,16 @@ pub fn patient_banner(patient: &Value) -> PatientBanner {
                 .collect()
         })
         .unwrap_or_default();
-    let main = identifiers
-        .iter()
-        .position(|(label, _)| label == "Health card")
-        .or(if identifiers.is_empty() {
-            None
-        } else {
-            Some(0)
-        });
+    let main = identifiers.iter().position(|(label, _)| label == "Health card").or(if identifiers.is_empty() {
+        None
+    } else {
+        Some(0)
+    });
     let mut others = identifiers.clone();
     let identifier = main.map(|i| others.remove(i));
     PatientBanner {
         name: preferred_name(patient).unwrap_or_else(|| "Name not recorded".into()),
-        birth_date: patient
-            .get("birthDate")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        birth_date: patient.get("birthDate").and_then(Value::as_str).map(str::to_string),
         gender: gender_words(patient.get("gender").and_then(Value::as_str)),
         identifier,
         other_identifiers: others,
@@ -143,10 +109,7 @@ mod tests {
         assert_eq!(b.name, "Zoë A. Ndiaye-Côté");
         assert_eq!(b.gender, "Unknown");
         assert_eq!(b.birth_date.as_deref(), Some("1987-02-03"));
-        assert_eq!(
-            b.identifier,
-            Some(("Health card".into(), "1234567890".into()))
-        );
+        assert_eq!(b.identifier, Some(("Health card".into(), "1234567890".into())));
         assert_eq!(b.other_identifiers, vec![("MRN".into(), "MRN-1".into())]);
     }
 

@@ -31,16 +31,10 @@ pub fn parse_reference(reference: &str, base: &Url) -> Option<Reference> {
         (None, None, None) | (Some("_history"), Some(_), None) => {}
         _ => return None,
     }
-    if resource_type.is_empty()
-        || !resource_type.bytes().all(|b| b.is_ascii_alphabetic())
-        || !is_fhir_id(id)
-    {
+    if resource_type.is_empty() || !resource_type.bytes().all(|b| b.is_ascii_alphabetic()) || !is_fhir_id(id) {
         return None;
     }
-    Some(Reference {
-        resource_type: resource_type.to_string(),
-        id: id.to_string(),
-    })
+    Some(Reference { resource_type: resource_type.to_string(), id: id.to_string() })
 }
 
 #[cfg(test)]
@@ -54,16 +48,9 @@ mod tests {
     #[test]
     fn relative_and_absolute_references() {
         let r = parse_reference("Practitioner/abc", &base()).unwrap();
-        assert_eq!(
-            (r.resource_type.as_str(), r.id.as_str()),
-            ("Practitioner", "abc")
-        );
-        let r =
-            parse_reference("https://ehr.example.org/fhir/PractitionerRole/r1", &base()).unwrap();
-        assert_eq!(
-            (r.resource_type.as_str(), r.id.as_str()),
-            ("PractitionerRole", "r1")
-        );
+        assert_eq!((r.resource_type.as_str(), r.id.as_str()), ("Practitioner", "abc"));
+        let r = parse_reference("https://ehr.example.org/fhir/PractitionerRole/r1", &base()).unwrap();
+        assert_eq!((r.resource_type.as_str(), r.id.as_str()), ("PractitionerRole", "r1"));
         assert!(parse_reference("Patient/1/_history/2", &base()).is_some());
     }
 

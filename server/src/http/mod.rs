@@ -1,4 +1,5 @@
 //! HTTP plumbing shared by every route: security headers, static assets, health.
 pub mod health;
 pub mod security_headers;
+pub mod server_timing;
 pub mod static_assets;

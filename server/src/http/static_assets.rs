@@ -11,10 +11,6 @@ pub fn pkg_router<S: Clone + Send + Sync + 'static>(site_root: &str, pkg_dir: &s
         axum::http::header::CACHE_CONTROL,
         HeaderValue::from_static("public, no-cache"),
     );
-    let pkg = ServeDir::new(format!("{site_root}/{pkg_dir}"))
-        .precompressed_br()
-        .precompressed_gzip();
-    Router::new()
-        .nest_service(&format!("/{pkg_dir}"), pkg)
-        .layer(cache)
+    let pkg = ServeDir::new(format!("{site_root}/{pkg_dir}")).precompressed_br().precompressed_gzip();
+    Router::new().nest_service(&format!("/{pkg_dir}"), pkg).layer(cache)
 }

@@ -53,9 +53,7 @@ pub enum BindingCheck {
 
 pub fn check(stored_hash: &str, cookie_bound: bool, presented: Option<&str>) -> BindingCheck {
     match presented {
-        Some(secret)
-            if constant_time_eq(hash_secret(secret).as_bytes(), stored_hash.as_bytes()) =>
-        {
+        Some(secret) if constant_time_eq(hash_secret(secret).as_bytes(), stored_hash.as_bytes()) => {
             if cookie_bound {
                 BindingCheck::Bound
             } else {
@@ -81,14 +79,7 @@ mod tests {
     fn cookie_attributes_suit_a_cross_site_iframe() {
         let v = set_cookie_value("abcdefghijklmnopqrstuvwxyz", "s3cret", 60);
         assert!(v.starts_with("__Host-erx-abcdefghijklmnop=s3cret;"));
-        for attr in [
-            "Path=/",
-            "Secure",
-            "HttpOnly",
-            "SameSite=None",
-            "Partitioned",
-            "Max-Age=60",
-        ] {
+        for attr in ["Path=/", "Secure", "HttpOnly", "SameSite=None", "Partitioned", "Max-Age=60"] {
             assert!(v.contains(attr), "{attr}");
         }
     }
@@ -96,22 +87,10 @@ mod tests {
     #[test]
     fn presented_cookie_is_found_among_others() {
         let mut h = HeaderMap::new();
-        h.append(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; __Host-erx-AAAAAAAAAAAAAAAA=x"),
-        );
-        h.append(
-            header::COOKIE,
-            HeaderValue::from_static("__Host-erx-BBBBBBBBBBBBBBBB=y"),
-        );
-        assert_eq!(
-            presented_secret(&h, "AAAAAAAAAAAAAAAAzzz").as_deref(),
-            Some("x")
-        );
-        assert_eq!(
-            presented_secret(&h, "BBBBBBBBBBBBBBBBqqq").as_deref(),
-            Some("y")
-        );
+        h.append(header::COOKIE, HeaderValue::from_static("a=1; __Host-erx-AAAAAAAAAAAAAAAA=x"));
+        h.append(header::COOKIE, HeaderValue::from_static("__Host-erx-BBBBBBBBBBBBBBBB=y"));
+        assert_eq!(presented_secret(&h, "AAAAAAAAAAAAAAAAzzz").as_deref(), Some("x"));
+        assert_eq!(presented_secret(&h, "BBBBBBBBBBBBBBBBqqq").as_deref(), Some("y"));
         assert_eq!(presented_secret(&h, "CCCCCCCCCCCCCCCC"), None);
     }
 

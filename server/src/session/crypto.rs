@@ -17,25 +17,18 @@ pub enum CryptoError {
     #[error("token key must be base64 of exactly 32 bytes")]
     BadKey,
     #[error("cannot read or create the token key file {path}: {source}")]
-    KeyFile {
-        path: String,
-        source: std::io::Error,
-    },
+    KeyFile { path: String, source: std::io::Error },
     #[error("encrypted value is corrupt or was encrypted with another key")]
     Decrypt,
 }
 
 impl TokenCipher {
     pub fn from_base64(key: &str) -> Result<Self, CryptoError> {
-        let bytes = STANDARD
-            .decode(key.trim())
-            .map_err(|_| CryptoError::BadKey)?;
+        let bytes = STANDARD.decode(key.trim()).map_err(|_| CryptoError::BadKey)?;
         if bytes.len() != 32 {
             return Err(CryptoError::BadKey);
         }
-        Ok(TokenCipher {
-            cipher: XChaCha20Poly1305::new_from_slice(&bytes).map_err(|_| CryptoError::BadKey)?,
-        })
+        Ok(TokenCipher { cipher: XChaCha20Poly1305::new_from_slice(&bytes).map_err(|_| CryptoError::BadKey)? })
     }
 
     /// The configured key, or the key file in the data dir (created with mode 0600 on first use).
@@ -48,32 +41,20 @@ impl TokenCipher {
         match std::fs::read_to_string(&path) {
             Ok(key) => Self::from_base64(&key),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(data_dir).map_err(|source| CryptoError::KeyFile {
-                    path: shown.clone(),
-                    source,
-                })?;
+                std::fs::create_dir_all(data_dir)
+                    .map_err(|source| CryptoError::KeyFile { path: shown.clone(), source })?;
                 let key = STANDARD.encode(XChaCha20Poly1305::generate_key(&mut OsRng));
-                write_private(&path, &key).map_err(|source| CryptoError::KeyFile {
-                    path: shown,
-                    source,
-                })?;
+                write_private(&path, &key).map_err(|source| CryptoError::KeyFile { path: shown, source })?;
                 Self::from_base64(&key)
             }
-            Err(source) => Err(CryptoError::KeyFile {
-                path: shown,
-                source,
-            }),
+            Err(source) => Err(CryptoError::KeyFile { path: shown, source }),
         }
     }
 
     pub fn encrypt(&self, plaintext: &[u8]) -> Vec<u8> {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let mut out = nonce.to_vec();
-        out.extend(
-            self.cipher
-                .encrypt(&nonce, plaintext)
-                .expect("encryption of in-memory data cannot fail"),
-        );
+        out.extend(self.cipher.encrypt(&nonce, plaintext).expect("encryption of in-memory data cannot fail"));
         out
     }
 
@@ -83,9 +64,7 @@ impl TokenCipher {
         }
         let (nonce, body) = data.split_at(24);
         let nonce: [u8; 24] = nonce.try_into().map_err(|_| CryptoError::Decrypt)?;
-        self.cipher
-            .decrypt(&XNonce::from(nonce), body)
-            .map_err(|_| CryptoError::Decrypt)
+        self.cipher.decrypt(&XNonce::from(nonce), body).map_err(|_| CryptoError::Decrypt)
     }
 }
 

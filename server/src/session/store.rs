@@ -97,20 +97,15 @@ pub async fn insert(db: &Db, cipher: &TokenCipher, s: &NewSession) -> Result<(),
 
 /// The live (unexpired) session `id`.
 pub async fn get(db: &Db, id: &str, now: i64) -> Result<Option<SessionRow>, SessionError> {
-    Ok(sqlx::query_as::<_, SessionRow>(
-        "SELECT * FROM launch_sessions WHERE id = ? AND expires_at > ?",
-    )
-    .bind(id)
-    .bind(now)
-    .fetch_optional(db)
-    .await?)
+    Ok(sqlx::query_as::<_, SessionRow>("SELECT * FROM launch_sessions WHERE id = ? AND expires_at > ?")
+        .bind(id)
+        .bind(now)
+        .fetch_optional(db)
+        .await?)
 }
 
 pub async fn mark_cookie_bound(db: &Db, id: &str) -> Result<(), SessionError> {
-    sqlx::query("UPDATE launch_sessions SET cookie_bound = 1 WHERE id = ?")
-        .bind(id)
-        .execute(db)
-        .await?;
+    sqlx::query("UPDATE launch_sessions SET cookie_bound = 1 WHERE id = ?").bind(id).execute(db).await?;
     Ok(())
 }
 
@@ -132,13 +127,7 @@ pub async fn update_tokens(
 }
 
 pub async fn purge_expired(db: &Db, now: i64) -> Result<u64, SessionError> {
-    Ok(
-        sqlx::query("DELETE FROM launch_sessions WHERE expires_at <= ?")
-            .bind(now)
-            .execute(db)
-            .await?
-            .rows_affected(),
-    )
+    Ok(sqlx::query("DELETE FROM launch_sessions WHERE expires_at <= ?").bind(now).execute(db).await?.rows_affected())
 }
 
 impl SessionRow {

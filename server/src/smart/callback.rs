@@ -2,9 +2,7 @@
 //! exchanges the code, verifies the id_token, reads the patient and the user in parallel, and
 //! creates the launch-scoped session.
 
-use super::{
-    discovery::SmartConfiguration, id_token, now_unix, pending, random_token, registry, token,
-};
+use super::{discovery::SmartConfiguration, id_token, now_unix, pending, random_token, registry, token};
 use crate::{
     config::EhrRegistration,
     error::LaunchError,
@@ -12,6 +10,7 @@ use crate::{
         client::{get_json, is_fhir_id, read_resource, FhirReadError},
         reference::parse_reference,
     },
+    http::server_timing::Stopwatch,
     session::{binding, store},
     state::AppState,
 };
@@ -41,10 +40,8 @@ fn safe_error_code(code: &str) -> String {
     }
 }
 
-pub async fn callback(
-    State(state): State<AppState>,
-    Query(p): Query<CallbackParams>,
-) -> Result<Response, LaunchError> {
+pub async fn callback(State(state): State<AppState>, Query(p): Query<CallbackParams>) -> Result<Response, LaunchError> {
+    let mut stopwatch = Stopwatch::new();
     let now = now_unix();
     let state_param = p.state.filter(|s| !s.is_empty() && s.len() <= 128);
     let pending = match &state_param {
@@ -61,40 +58,33 @@ pub async fn callback(
         });
     }
     let pending = pending.ok_or(LaunchError::StateInvalid)?;
-    let code = p
-        .code
-        .filter(|c| !c.is_empty() && c.len() <= 4096)
-        .ok_or(LaunchError::MissingParameter("code"))?;
-    let ehr = registry::registration_by_id(&state.config, &pending.ehr_id).ok_or_else(|| {
-        LaunchError::Internal(format!("EHR {} no longer registered", pending.ehr_id))
-    })?;
-    let smart = state
-        .smart
-        .discovery
-        .get(&state.smart.http, &ehr.issuer)
+    let code = p.code.filter(|c| !c.is_empty() && c.len() <= 4096).ok_or(LaunchError::MissingParameter("code"))?;
+    let ehr = registry::registration_by_id(&state.config, &pending.ehr_id)
+        .ok_or_else(|| LaunchError::Internal(format!("EHR {} no longer registered", pending.ehr_id)))?;
+    let smart = stopwatch
+        .ehr(state.smart.discovery.get(&state.smart.http, &ehr.issuer))
         .await
         .map_err(|e| LaunchError::Discovery(e.to_string()))?;
 
-    let (tokens, context) = token::exchange_code(
-        &state.smart.http,
-        ehr,
-        state.smart.signers.get(&ehr.id),
-        &smart.token_endpoint,
-        &state.config.redirect_uri(),
-        &code,
-        &pending.pkce_verifier,
-    )
-    .await
-    .map_err(|e| {
-        state.smart.discovery.forget(&ehr.issuer);
-        LaunchError::TokenExchange(e.to_string())
-    })?;
+    let (tokens, context) = stopwatch
+        .ehr(token::exchange_code(
+            &state.smart.http,
+            ehr,
+            state.smart.signers.get(&ehr.id),
+            &smart.token_endpoint,
+            &state.config.redirect_uri(),
+            &code,
+            &pending.pkce_verifier,
+        ))
+        .await
+        .map_err(|e| {
+            state.smart.discovery.forget(&ehr.issuer);
+            LaunchError::TokenExchange(e.to_string())
+        })?;
 
-    let raw_id_token = context
-        .id_token
-        .as_deref()
-        .ok_or_else(|| LaunchError::IdToken("no id_token in the token response".into()))?;
-    let (issuer, jwks_uri) = oidc_endpoints(&state, ehr, &smart).await?;
+    let raw_id_token =
+        context.id_token.as_deref().ok_or_else(|| LaunchError::IdToken("no id_token in the token response".into()))?;
+    let (issuer, jwks_uri) = stopwatch.ehr(oidc_endpoints(&state, ehr, &smart)).await?;
     let identity = id_token::verify(
         &state.smart.http,
         &state.smart.jwks,
@@ -107,21 +97,12 @@ pub async fn callback(
     .await
     .map_err(|e| LaunchError::IdToken(e.to_string()))?;
 
-    let patient_id = context
-        .patient
-        .clone()
-        .filter(|p| is_fhir_id(p))
-        .ok_or(LaunchError::MissingPatient)?;
+    let patient_id = context.patient.clone().filter(|p| is_fhir_id(p)).ok_or(LaunchError::MissingPatient)?;
     let user_ref = identity
         .fhir_user
         .as_deref()
         .and_then(|u| parse_reference(u, &ehr.issuer))
-        .filter(|r| {
-            matches!(
-                r.resource_type.as_str(),
-                "Practitioner" | "PractitionerRole"
-            )
-        })
+        .filter(|r| matches!(r.resource_type.as_str(), "Practitioner" | "PractitionerRole"))
         .ok_or(LaunchError::MissingUser)?;
     let draft_id = context.fhir_context.iter().find_map(|c| {
         let r = parse_reference(c.get("reference")?.as_str()?, &ehr.issuer)?;
@@ -131,22 +112,21 @@ pub async fn callback(
     let http = &state.smart.http;
     let base = &ehr.issuer;
     let access = tokens.access_token.as_str();
-    let (patient, user, draft) = tokio::join!(
-        read_resource(http, base, "Patient", &patient_id, access),
-        read_user(http, base, &user_ref.resource_type, &user_ref.id, access),
-        async {
-            match &draft_id {
-                Some(id) => read_resource(http, base, "ServiceRequest", id, access)
-                    .await
-                    .map(Some),
-                None => Ok(None),
-            }
-        }
-    );
-    let patient = patient.map_err(|reason| LaunchError::FhirRead {
-        resource: "Patient",
-        reason,
-    })?;
+    let (patient, user, draft) = stopwatch
+        .ehr(async {
+            tokio::join!(
+                read_resource(http, base, "Patient", &patient_id, access),
+                read_user(http, base, &user_ref.resource_type, &user_ref.id, access),
+                async {
+                    match &draft_id {
+                        Some(id) => read_resource(http, base, "ServiceRequest", id, access).await.map(Some),
+                        None => Ok(None),
+                    }
+                }
+            )
+        })
+        .await;
+    let patient = patient.map_err(|reason| LaunchError::FhirRead { resource: "Patient", reason })?;
     let user = user.map_err(|(resource, reason)| LaunchError::FhirRead { resource, reason })?;
     let draft = match draft {
         Ok(d) => d.filter(|d| draft_is_for(d, &patient_id)),
@@ -175,15 +155,11 @@ pub async fn callback(
             intent: context.intent.clone(),
             tenant: context.tenant.clone(),
             messaging_handle: context.smart_web_messaging_handle.clone(),
-            messaging_origin: context.smart_web_messaging_origin.clone().filter(|o| {
-                ehr.allowed_origins
-                    .iter()
-                    .any(|a| a == o.trim_end_matches('/'))
-            }),
-            return_url: context
-                .ereferral_return_url
+            messaging_origin: context
+                .smart_web_messaging_origin
                 .clone()
-                .filter(|u| return_url_allowed(u, ehr)),
+                .filter(|o| ehr.allowed_origins.iter().any(|a| a == o.trim_end_matches('/'))),
+            return_url: context.ereferral_return_url.clone().filter(|u| return_url_allowed(u, ehr)),
             id_token_subject: identity.subject,
         },
         patient,
@@ -200,12 +176,9 @@ pub async fn callback(
     tracing::info!(ehr = %ehr.id, session = %&session_id[..8], "launch completed");
 
     let mut response = Redirect::to(&format!("/l/{session_id}")).into_response();
-    let cookie =
-        binding::set_cookie_value(&session_id, &binding_secret, state.config.session_ttl_secs);
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).expect("cookie is ASCII"),
-    );
+    response.headers_mut().extend([stopwatch.header()]);
+    let cookie = binding::set_cookie_value(&session_id, &binding_secret, state.config.session_ttl_secs);
+    response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("cookie is ASCII"));
     Ok(response)
 }
 
@@ -230,9 +203,7 @@ async fn oidc_endpoints(
         .and_then(Value::as_str)
         .and_then(|u| Url::parse(u).ok())
         .filter(super::discovery::endpoint_allowed)
-        .ok_or_else(|| {
-            LaunchError::Discovery("openid-configuration has no usable jwks_uri".into())
-        })?;
+        .ok_or_else(|| LaunchError::Discovery("openid-configuration has no usable jwks_uri".into()))?;
     Ok((issuer_str, jwks))
 }
 
@@ -245,17 +216,11 @@ async fn read_user(
     access: &str,
 ) -> Result<store::UserRecord, (&'static str, FhirReadError)> {
     if resource_type == "Practitioner" {
-        let practitioner = read_resource(http, base, "Practitioner", id, access)
-            .await
-            .map_err(|e| ("Practitioner", e))?;
-        return Ok(store::UserRecord {
-            practitioner,
-            role: None,
-        });
+        let practitioner =
+            read_resource(http, base, "Practitioner", id, access).await.map_err(|e| ("Practitioner", e))?;
+        return Ok(store::UserRecord { practitioner, role: None });
     }
-    let role = read_resource(http, base, "PractitionerRole", id, access)
-        .await
-        .map_err(|e| ("PractitionerRole", e))?;
+    let role = read_resource(http, base, "PractitionerRole", id, access).await.map_err(|e| ("PractitionerRole", e))?;
     let practitioner_ref = role
         .pointer("/practitioner/reference")
         .and_then(Value::as_str)
@@ -263,28 +228,18 @@ async fn read_user(
         .filter(|r| r.resource_type == "Practitioner")
         .ok_or((
             "PractitionerRole",
-            FhirReadError::WrongType {
-                expected: "Practitioner reference",
-                found: "none".into(),
-            },
+            FhirReadError::WrongType { expected: "Practitioner reference", found: "none".into() },
         ))?;
     let practitioner = read_resource(http, base, "Practitioner", &practitioner_ref.id, access)
         .await
         .map_err(|e| ("Practitioner", e))?;
-    Ok(store::UserRecord {
-        practitioner,
-        role: Some(role),
-    })
+    Ok(store::UserRecord { practitioner, role: Some(role) })
 }
 
 /// A draft is only used to pre-fill when it is about the launched patient.
 fn draft_is_for(draft: &Value, patient_id: &str) -> bool {
-    let subject = draft
-        .pointer("/subject/reference")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let ok = subject == format!("Patient/{patient_id}")
-        || subject.ends_with(&format!("/Patient/{patient_id}"));
+    let subject = draft.pointer("/subject/reference").and_then(Value::as_str).unwrap_or_default();
+    let ok = subject == format!("Patient/{patient_id}") || subject.ends_with(&format!("/Patient/{patient_id}"));
     if !ok {
         tracing::warn!("draft ServiceRequest from fhirContext is for another patient: ignored");
     }
@@ -293,11 +248,7 @@ fn draft_is_for(draft: &Value, patient_id: &str) -> bool {
 
 /// Link-mode return URLs must point at one of the EHR's registered origins.
 fn return_url_allowed(url: &str, ehr: &EhrRegistration) -> bool {
-    Url::parse(url).is_ok_and(|u| {
-        ehr.allowed_origins
-            .iter()
-            .any(|o| *o == u.origin().ascii_serialization())
-    })
+    Url::parse(url).is_ok_and(|u| ehr.allowed_origins.iter().any(|o| *o == u.origin().ascii_serialization()))
 }
 
 #[cfg(test)]
@@ -313,29 +264,16 @@ mod tests {
 
     #[test]
     fn drafts_for_other_patients_are_ignored() {
-        assert!(draft_is_for(
-            &json!({"subject": {"reference": "Patient/p1"}}),
-            "p1"
-        ));
-        assert!(draft_is_for(
-            &json!({"subject": {"reference": "https://e/fhir/Patient/p1"}}),
-            "p1"
-        ));
-        assert!(!draft_is_for(
-            &json!({"subject": {"reference": "Patient/p2"}}),
-            "p1"
-        ));
+        assert!(draft_is_for(&json!({"subject": {"reference": "Patient/p1"}}), "p1"));
+        assert!(draft_is_for(&json!({"subject": {"reference": "https://e/fhir/Patient/p1"}}), "p1"));
+        assert!(!draft_is_for(&json!({"subject": {"reference": "Patient/p2"}}), "p1"));
         assert!(!draft_is_for(&json!({}), "p1"));
     }
 
     #[test]
     fn return_urls_only_to_registered_origins() {
-        let ehr =
-            crate::config::sandbox_registration(&Url::parse("http://127.0.0.1:3100").unwrap());
-        assert!(return_url_allowed(
-            "http://127.0.0.1:3100/?returned=1",
-            &ehr
-        ));
+        let ehr = crate::config::sandbox_registration(&Url::parse("http://127.0.0.1:3100").unwrap());
+        assert!(return_url_allowed("http://127.0.0.1:3100/?returned=1", &ehr));
         assert!(!return_url_allowed("http://evil.example/?x", &ehr));
         assert!(!return_url_allowed("javascript:alert(1)", &ehr));
     }

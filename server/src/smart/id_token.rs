@@ -25,12 +25,7 @@ pub struct SmartClaims {
 }
 impl AdditionalClaims for SmartClaims {}
 
-type SmartIdToken = IdToken<
-    SmartClaims,
-    CoreGenderClaim,
-    CoreJweContentEncryptionAlgorithm,
-    CoreJwsSigningAlgorithm,
->;
+type SmartIdToken = IdToken<SmartClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
 
 pub const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 4] = [
     CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
@@ -62,18 +57,10 @@ pub struct JwksCache {
 
 impl JwksCache {
     pub fn new(ttl: Duration) -> Self {
-        JwksCache {
-            ttl,
-            entries: Mutex::new(HashMap::new()),
-        }
+        JwksCache { ttl, entries: Mutex::new(HashMap::new()) }
     }
 
-    async fn get(
-        &self,
-        http: &reqwest::Client,
-        url: &Url,
-        fresh: bool,
-    ) -> Result<CoreJsonWebKeySet, IdTokenError> {
+    async fn get(&self, http: &reqwest::Client, url: &Url, fresh: bool) -> Result<CoreJsonWebKeySet, IdTokenError> {
         if !fresh {
             if let Some((at, set)) = self.entries.lock().expect("jwks lock").get(url.as_str()) {
                 if at.elapsed() < self.ttl {
@@ -81,15 +68,9 @@ impl JwksCache {
                 }
             }
         }
-        let doc = get_json(http, url, "application/json")
-            .await
-            .map_err(|e| IdTokenError::Jwks(e.to_string()))?;
-        let set: CoreJsonWebKeySet =
-            serde_json::from_value(doc).map_err(|e| IdTokenError::Jwks(e.to_string()))?;
-        self.entries
-            .lock()
-            .expect("jwks lock")
-            .insert(url.as_str().to_string(), (Instant::now(), set.clone()));
+        let doc = get_json(http, url, "application/json").await.map_err(|e| IdTokenError::Jwks(e.to_string()))?;
+        let set: CoreJsonWebKeySet = serde_json::from_value(doc).map_err(|e| IdTokenError::Jwks(e.to_string()))?;
+        self.entries.lock().expect("jwks lock").insert(url.as_str().to_string(), (Instant::now(), set.clone()));
         Ok(set)
     }
 }
@@ -104,21 +85,13 @@ pub async fn verify(
     nonce: &str,
     raw: &str,
 ) -> Result<VerifiedIdentity, IdTokenError> {
-    let token: SmartIdToken = raw
-        .parse()
-        .map_err(|e: serde_json::Error| IdTokenError::Malformed(e.to_string()))?;
-    let issuer =
-        IssuerUrl::new(issuer.to_string()).map_err(|e| IdTokenError::Claims(e.to_string()))?;
+    let token: SmartIdToken = raw.parse().map_err(|e: serde_json::Error| IdTokenError::Malformed(e.to_string()))?;
+    let issuer = IssuerUrl::new(issuer.to_string()).map_err(|e| IdTokenError::Claims(e.to_string()))?;
     let check = |jwks: CoreJsonWebKeySet| -> Result<VerifiedIdentity, String> {
-        let verifier = CoreIdTokenVerifier::new_public_client(
-            ClientId::new(client_id.to_string()),
-            issuer.clone(),
-            jwks,
-        )
-        .set_allowed_algs(ALLOWED_ALGS);
-        let claims = token
-            .claims(&verifier, &Nonce::new(nonce.to_string()))
-            .map_err(|e| e.to_string())?;
+        let verifier =
+            CoreIdTokenVerifier::new_public_client(ClientId::new(client_id.to_string()), issuer.clone(), jwks)
+                .set_allowed_algs(ALLOWED_ALGS);
+        let claims = token.claims(&verifier, &Nonce::new(nonce.to_string())).map_err(|e| e.to_string())?;
         Ok(VerifiedIdentity {
             subject: claims.subject().as_str().to_string(),
             fhir_user: claims.additional_claims().fhir_user.clone(),

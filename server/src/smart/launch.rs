@@ -1,7 +1,7 @@
 //! `GET /launch?iss=…&launch=…`: the EHR launch's first leg.
 
 use super::{now_unix, pending, random_token, registry};
-use crate::{error::LaunchError, state::AppState};
+use crate::{error::LaunchError, http::server_timing::Stopwatch, state::AppState};
 use axum::{
     extract::{Query, State},
     response::{IntoResponse, Redirect, Response},
@@ -23,36 +23,23 @@ pub async fn launch(
     State(state): State<AppState>,
     Query(params): Query<LaunchParams>,
 ) -> Result<Response, LaunchError> {
-    let iss = params
-        .iss
-        .filter(|s| !s.trim().is_empty())
-        .ok_or(LaunchError::MissingParameter("iss"))?;
-    let launch = params
-        .launch
-        .filter(|s| !s.trim().is_empty())
-        .ok_or(LaunchError::MissingParameter("launch"))?;
+    let mut stopwatch = Stopwatch::new();
+    let iss = params.iss.filter(|s| !s.trim().is_empty()).ok_or(LaunchError::MissingParameter("iss"))?;
+    let launch = params.launch.filter(|s| !s.trim().is_empty()).ok_or(LaunchError::MissingParameter("launch"))?;
     if launch.len() > MAX_LAUNCH_LEN || launch.chars().any(char::is_control) {
         return Err(LaunchError::MalformedParameter("launch"));
     }
     registry::normalize_issuer(&iss).ok_or(LaunchError::MalformedParameter("iss"))?;
     // Checked before any outbound request: an unregistered iss never makes us fetch anything.
     let ehr = registry::find_registration(&state.config, &iss).ok_or_else(|| {
-        tracing::warn!(
-            iss_len = iss.len(),
-            "launch from an unregistered issuer refused"
-        );
+        tracing::warn!(iss_len = iss.len(), "launch from an unregistered issuer refused");
         LaunchError::UnknownIssuer
     })?;
 
-    let smart = state
-        .smart
-        .discovery
-        .get(&state.smart.http, &ehr.issuer)
-        .await
-        .map_err(|e| {
-            tracing::error!(ehr = %ehr.id, error = %e, "SMART discovery failed");
-            LaunchError::Discovery(e.to_string())
-        })?;
+    let smart = stopwatch.ehr(state.smart.discovery.get(&state.smart.http, &ehr.issuer)).await.map_err(|e| {
+        tracing::error!(ehr = %ehr.id, error = %e, "SMART discovery failed");
+        LaunchError::Discovery(e.to_string())
+    })?;
 
     // The verifier stays in our database; only its S256 challenge goes to the browser.
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256_len(64);
@@ -82,7 +69,9 @@ pub async fn launch(
         &pending.nonce,
     );
     tracing::info!(ehr = %ehr.id, "launch started, redirecting to authorize");
-    Ok(Redirect::to(url.as_str()).into_response())
+    let mut response = Redirect::to(url.as_str()).into_response();
+    response.headers_mut().extend([stopwatch.header()]);
+    Ok(response)
 }
 
 /// The authorization request (SMART App Launch 2.2 §"Obtain authorization code").

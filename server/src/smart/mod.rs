@@ -1,5 +1,6 @@
 //! The SMART App Launch client (EHR launch), run on the server: the browser never sees a token.
 
+pub mod access;
 pub mod callback;
 pub mod client_assertion;
 pub mod discovery;
@@ -31,16 +32,11 @@ impl SmartClient {
         let mut signers = HashMap::new();
         for ehr in &config.ehrs {
             if let ClientAuthConfig::PrivateKeyJwt { key_file, alg, kid } = &ehr.client_auth {
-                signers.insert(
-                    ehr.id.clone(),
-                    client_assertion::AssertionSigner::from_file(key_file, *alg, kid)?,
-                );
+                signers.insert(ehr.id.clone(), client_assertion::AssertionSigner::from_file(key_file, *alg, kid)?);
             }
         }
         Ok(SmartClient {
-            http: crate::fhir::client::http_client(Duration::from_secs(
-                config.outbound_timeout_secs,
-            )),
+            http: crate::fhir::client::http_client(Duration::from_secs(config.outbound_timeout_secs)),
             discovery: Arc::new(discovery::DiscoveryCache::new(Duration::from_secs(3600))),
             jwks: Arc::new(id_token::JwksCache::new(Duration::from_secs(3600))),
             signers: Arc::new(signers),
@@ -49,9 +45,7 @@ impl SmartClient {
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/launch", get(launch::launch))
-        .route("/callback", get(callback::callback))
+    Router::new().route("/launch", get(launch::launch)).route("/callback", get(callback::callback))
 }
 
 /// `n` random bytes from the OS CSPRNG, base64url without padding.

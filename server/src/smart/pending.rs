@@ -43,11 +43,5 @@ pub async fn take(db: &Db, state: &str, now: i64) -> Result<Option<PendingLaunch
 
 /// Deletes expired launches; returns how many.
 pub async fn purge_expired(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
-    Ok(
-        sqlx::query("DELETE FROM pending_launches WHERE expires_at <= ?")
-            .bind(now)
-            .execute(db)
-            .await?
-            .rows_affected(),
-    )
+    Ok(sqlx::query("DELETE FROM pending_launches WHERE expires_at <= ?").bind(now).execute(db).await?.rows_affected())
 }

@@ -10,11 +10,7 @@ pub fn normalize_issuer(iss: &str) -> Option<String> {
     if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
         return None;
     }
-    if url.query().is_some()
-        || url.fragment().is_some()
-        || !url.username().is_empty()
-        || url.password().is_some()
-    {
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
         return None;
     }
     Some(url.as_str().trim_end_matches('/').to_string())
@@ -22,10 +18,7 @@ pub fn normalize_issuer(iss: &str) -> Option<String> {
 
 pub fn find_registration<'a>(config: &'a Config, iss: &str) -> Option<&'a EhrRegistration> {
     let wanted = normalize_issuer(iss)?;
-    config
-        .ehrs
-        .iter()
-        .find(|e| normalize_issuer(e.issuer.as_str()).as_deref() == Some(wanted.as_str()))
+    config.ehrs.iter().find(|e| normalize_issuer(e.issuer.as_str()).as_deref() == Some(wanted.as_str()))
 }
 
 pub fn registration_by_id<'a>(config: &'a Config, id: &str) -> Option<&'a EhrRegistration> {
@@ -42,10 +35,7 @@ mod tests {
             normalize_issuer("HTTPS://EHR.Example.org:443/fhir/").as_deref(),
             Some("https://ehr.example.org/fhir")
         );
-        assert_eq!(
-            normalize_issuer("http://127.0.0.1:3100/fhir").as_deref(),
-            Some("http://127.0.0.1:3100/fhir")
-        );
+        assert_eq!(normalize_issuer("http://127.0.0.1:3100/fhir").as_deref(), Some("http://127.0.0.1:3100/fhir"));
         assert_eq!(normalize_issuer("https://ehr.example.org/fhir?x=1"), None);
         assert_eq!(normalize_issuer("https://user@ehr.example.org/fhir"), None);
         assert_eq!(normalize_issuer("file:///etc/passwd"), None);

@@ -4,13 +4,10 @@
 use super::client_assertion::{AssertionSigner, ASSERTION_TYPE};
 use crate::config::{ClientAuthConfig, EhrRegistration};
 use oauth2::{
-    basic::{
-        BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
-        BasicTokenType,
-    },
-    AuthType, AuthorizationCode, ClientId, ClientSecret, EndpointNotSet, EndpointSet,
-    ExtraTokenFields, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
-    StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
+    basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType},
+    AuthType, AuthorizationCode, ClientId, ClientSecret, EndpointNotSet, EndpointSet, ExtraTokenFields,
+    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, StandardRevocableToken, StandardTokenResponse,
+    TokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -77,10 +74,7 @@ impl std::fmt::Debug for Tokens {
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     #[error("the EHR answered {error}")]
-    Refused {
-        error: String,
-        description: Option<String>,
-    },
+    Refused { error: String, description: Option<String> },
     #[error("token request failed: {0}")]
     Transport(String),
     #[error("token response unreadable: {0}")]
@@ -89,26 +83,19 @@ pub enum TokenError {
     ClientAuth(String),
 }
 
-fn client(
-    ehr: &EhrRegistration,
-    token_url: &Url,
-    redirect_uri: &Url,
-) -> Result<SmartOAuthClient, TokenError> {
+fn client(ehr: &EhrRegistration, token_url: &Url, redirect_uri: &Url) -> Result<SmartOAuthClient, TokenError> {
     let mut c = oauth2::Client::new(ClientId::new(ehr.client_id.clone()))
         .set_token_uri(TokenUrl::from_url(token_url.clone()))
         .set_redirect_uri(RedirectUrl::from_url(redirect_uri.clone()));
     match &ehr.client_auth {
         ClientAuthConfig::ClientSecretBasic { secret, secret_env } => {
             let secret = match (secret, secret_env) {
-                (_, Some(name)) => std::env::var(name).map_err(|_| {
-                    TokenError::ClientAuth(format!("environment variable {name} is not set"))
-                })?,
+                (_, Some(name)) => std::env::var(name)
+                    .map_err(|_| TokenError::ClientAuth(format!("environment variable {name} is not set")))?,
                 (Some(s), None) => s.clone(),
                 (None, None) => return Err(TokenError::ClientAuth("no client secret".into())),
             };
-            c = c
-                .set_client_secret(ClientSecret::new(secret))
-                .set_auth_type(AuthType::BasicAuth);
+            c = c.set_client_secret(ClientSecret::new(secret)).set_auth_type(AuthType::BasicAuth);
         }
         ClientAuthConfig::Public | ClientAuthConfig::PrivateKeyJwt { .. } => {
             c = c.set_auth_type(AuthType::RequestBody);
@@ -127,21 +114,16 @@ fn assertion(
             .sign(&ehr.client_id, token_url.as_str(), super::now_unix())
             .map(Some)
             .map_err(|e| TokenError::ClientAuth(e.to_string())),
-        (ClientAuthConfig::PrivateKeyJwt { .. }, None) => {
-            Err(TokenError::ClientAuth("private key not loaded".into()))
-        }
+        (ClientAuthConfig::PrivateKeyJwt { .. }, None) => Err(TokenError::ClientAuth("private key not loaded".into())),
         _ => Ok(None),
     }
 }
 
-fn map_error<RE: std::error::Error + 'static>(
-    e: RequestTokenError<RE, BasicErrorResponse>,
-) -> TokenError {
+fn map_error<RE: std::error::Error + 'static>(e: RequestTokenError<RE, BasicErrorResponse>) -> TokenError {
     match e {
-        RequestTokenError::ServerResponse(r) => TokenError::Refused {
-            error: r.error().as_ref().to_string(),
-            description: r.error_description().cloned(),
-        },
+        RequestTokenError::ServerResponse(r) => {
+            TokenError::Refused { error: r.error().as_ref().to_string(), description: r.error_description().cloned() }
+        }
         RequestTokenError::Request(e) => TokenError::Transport(e.to_string()),
         RequestTokenError::Parse(e, _) => TokenError::Parse(e.to_string()),
         RequestTokenError::Other(e) => TokenError::Parse(e),
@@ -152,9 +134,7 @@ fn tokens_of(response: &SmartTokenResponse) -> Tokens {
     Tokens {
         access_token: response.access_token().secret().clone(),
         refresh_token: response.refresh_token().map(|t| t.secret().clone()),
-        scope: response
-            .scopes()
-            .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
+        scope: response.scopes().map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
         expires_in: response.expires_in().map(|d| d.as_secs()),
     }
 }
@@ -174,9 +154,8 @@ pub async fn exchange_code(
         .exchange_code(AuthorizationCode::new(code.to_string()))
         .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_string()));
     if let Some(a) = assertion(signer, ehr, token_url)? {
-        request = request
-            .add_extra_param("client_assertion_type", ASSERTION_TYPE)
-            .add_extra_param("client_assertion", a);
+        request =
+            request.add_extra_param("client_assertion_type", ASSERTION_TYPE).add_extra_param("client_assertion", a);
     }
     let response = request.request_async(http).await.map_err(map_error)?;
     Ok((tokens_of(&response), response.extra_fields().clone()))
@@ -196,9 +175,8 @@ pub async fn refresh(
     let rt = RefreshToken::new(refresh_token.to_string());
     let mut request = c.exchange_refresh_token(&rt);
     if let Some(a) = assertion(signer, ehr, token_url)? {
-        request = request
-            .add_extra_param("client_assertion_type", ASSERTION_TYPE)
-            .add_extra_param("client_assertion", a);
+        request =
+            request.add_extra_param("client_assertion_type", ASSERTION_TYPE).add_extra_param("client_assertion", a);
     }
     let response = request.request_async(http).await.map_err(map_error)?;
     let mut tokens = tokens_of(&response);

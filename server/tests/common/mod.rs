@@ -25,10 +25,7 @@ impl Drop for TestEnv {
 }
 
 pub fn leptos_options() -> leptos::config::LeptosOptions {
-    leptos::config::LeptosOptions::builder()
-        .output_name("ereferral")
-        .site_root("target/site")
-        .build()
+    leptos::config::LeptosOptions::builder().output_name("ereferral").site_root("target/site").build()
 }
 
 /// Starts the app with the embedded sandbox; `extra` adds environment overrides.
@@ -37,14 +34,10 @@ pub async fn start_with(extra: &[(&str, &str)]) -> TestEnv {
     let sandbox_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app_port = app_listener.local_addr().unwrap().port();
     let sandbox_port = sandbox_listener.local_addr().unwrap().port();
-    let data_dir =
-        std::env::temp_dir().join(format!("erx-test-{}", server::smart::random_token(9)));
+    let data_dir = std::env::temp_dir().join(format!("erx-test-{}", server::smart::random_token(9)));
     let mut env: HashMap<String, String> = HashMap::from([
         ("EREFERRAL_LISTEN".into(), format!("127.0.0.1:{app_port}")),
-        (
-            "EREFERRAL_SANDBOX_PUBLIC_URL".into(),
-            format!("http://127.0.0.1:{sandbox_port}"),
-        ),
+        ("EREFERRAL_SANDBOX_PUBLIC_URL".into(), format!("http://127.0.0.1:{sandbox_port}")),
         ("EREFERRAL_DATA_DIR".into(), data_dir.display().to_string()),
         ("EREFERRAL_OUTBOUND_TIMEOUT_SECS".into(), "3".into()),
     ]);
@@ -52,29 +45,14 @@ pub async fn start_with(extra: &[(&str, &str)]) -> TestEnv {
         env.insert(k.to_string(), v.to_string());
     }
     let config = Config::from_sources(None, &|k| env.get(k).cloned()).expect("test config");
-    let running = startup::start_on(
-        config,
-        leptos_options(),
-        app_listener,
-        Some(sandbox_listener),
-    )
-    .await
-    .expect("start");
+    let running =
+        startup::start_on(config, leptos_options(), app_listener, Some(sandbox_listener)).await.expect("start");
     let app_url = running.public_url.clone();
     let sandbox = running.sandbox.clone().expect("sandbox enabled");
     let state = running.state.clone();
     tokio::spawn(running.serve_until(std::future::pending()));
-    let http = reqwest::Client::builder()
-        .redirect(redirect::Policy::none())
-        .build()
-        .unwrap();
-    TestEnv {
-        app_url,
-        sandbox,
-        state,
-        http,
-        data_dir,
-    }
+    let http = reqwest::Client::builder().redirect(redirect::Policy::none()).build().unwrap();
+    TestEnv { app_url, sandbox, state, http, data_dir }
 }
 
 pub async fn start() -> TestEnv {
@@ -109,11 +87,7 @@ impl Jar {
         }
     }
     pub fn header(&self) -> String {
-        self.0
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
+        self.0.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
     }
 }
 
@@ -137,33 +111,17 @@ pub async fn follow(env: &TestEnv, jar: &mut Jar, start: Url) -> (Vec<Hop>, reqw
         }
         let response = req.send().await.unwrap();
         let status = response.status();
-        let set_cookies: Vec<String> = response
-            .headers()
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().unwrap().to_string())
-            .collect();
+        let set_cookies: Vec<String> =
+            response.headers().get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).collect();
         if url.origin() == env.app_url.origin() {
             jar.absorb(&response);
         }
         if !status.is_redirection() {
-            hops.push(Hop {
-                url,
-                status,
-                location: None,
-                set_cookies,
-            });
+            hops.push(Hop { url, status, location: None, set_cookies });
             return (hops, response);
         }
-        let location = url
-            .join(response.headers()[header::LOCATION].to_str().unwrap())
-            .unwrap();
-        hops.push(Hop {
-            url: url.clone(),
-            status,
-            location: Some(location.clone()),
-            set_cookies,
-        });
+        let location = url.join(response.headers()[header::LOCATION].to_str().unwrap()).unwrap();
+        hops.push(Hop { url: url.clone(), status, location: Some(location.clone()), set_cookies });
         url = location;
     }
     panic!("redirect loop");
@@ -171,10 +129,7 @@ pub async fn follow(env: &TestEnv, jar: &mut Jar, start: Url) -> (Vec<Hop>, reqw
 
 /// Runs a whole EHR launch as a browser would; returns the final response, the session path
 /// (`/l/{id}`) when the launch succeeded, and the jar.
-pub async fn launch(
-    env: &TestEnv,
-    req: LaunchRequest,
-) -> (reqwest::Response, Option<String>, Jar, Vec<Hop>) {
+pub async fn launch(env: &TestEnv, req: LaunchRequest) -> (reqwest::Response, Option<String>, Jar, Vec<Hop>) {
     let launch_id = env.sandbox.create_launch(req);
     let mut jar = Jar::default();
     let (hops, response) = follow(env, &mut jar, env.sandbox.launch_url(&launch_id)).await;
