@@ -41,7 +41,7 @@ pub async fn show(State(st): State<SharedState>, headers: HeaderMap) -> Response
         )
     };
     let form = format!(
-        "<h2>Global faults</h2><form method=\"post\" action=\"/admin/faults\">{}{}{}{}<button type=\"submit\" data-testid=\"faults-save\">Save</button></form>\
+        "<h2>Global faults</h2><form method=\"post\" action=\"/admin/faults\">{}{}{}{}{}<button type=\"submit\" data-testid=\"faults-save\">Save</button></form>\
          <p>Current: <code data-testid=\"faults-current\">{}</code></p>\
          <p>Also: <code>POST /admin/faults</code> with a JSON body such as <code>{{\"process_message\":\"timeout\"}}</code>.</p>",
         select("process_message", &["ok", "server_error", "timeout", "reject"]),
@@ -51,6 +51,7 @@ pub async fn show(State(st): State<SharedState>, headers: HeaderMap) -> Response
             &["ok", "expired", "bad_signature", "wrong_audience", "wrong_nonce", "alg_none"]
         ),
         select("patient_read", &["ok", "not_found", "server_error"]),
+        select("launch_context", &["ok", "omit_patient"]),
         escape(&current.to_string()),
     );
     Html(layout("Faults", None, &form)).into_response()

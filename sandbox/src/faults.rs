@@ -56,6 +56,16 @@ pub enum ReadFault {
     ServerError,
 }
 
+/// What the token response says about the launch context.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContextFault {
+    #[default]
+    Ok,
+    /// No `patient` in the token response (an EHR launch from outside a patient's chart).
+    OmitPatient,
+}
+
 /// All fault knobs. The default is "behave".
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -64,6 +74,7 @@ pub struct Faults {
     pub token: TokenFault,
     pub id_token: IdTokenFault,
     pub patient_read: ReadFault,
+    pub launch_context: ContextFault,
 }
 
 impl Faults {
@@ -74,6 +85,7 @@ impl Faults {
             token: pick(self.token, global.token),
             id_token: pick(self.id_token, global.id_token),
             patient_read: pick(self.patient_read, global.patient_read),
+            launch_context: pick(self.launch_context, global.launch_context),
         }
     }
 }
@@ -93,10 +105,12 @@ mod tests {
     #[test]
     fn launch_faults_win_over_global() {
         let global = Faults { token: TokenFault::ServerError, id_token: IdTokenFault::Expired, ..Faults::default() };
-        let local = Faults { id_token: IdTokenFault::AlgNone, ..Faults::default() };
+        let local =
+            Faults { id_token: IdTokenFault::AlgNone, launch_context: ContextFault::OmitPatient, ..Faults::default() };
         let m = local.merged_over(&global);
         assert_eq!(m.token, TokenFault::ServerError);
         assert_eq!(m.id_token, IdTokenFault::AlgNone);
+        assert_eq!(m.launch_context, ContextFault::OmitPatient);
     }
 
     #[test]
@@ -104,5 +118,7 @@ mod tests {
         let f: Faults = serde_json::from_str(r#"{"process_message":"timeout"}"#).unwrap();
         assert_eq!(f.process_message, ProcessMessageFault::Timeout);
         assert_eq!(f.token, TokenFault::Ok);
+        let f: Faults = serde_json::from_str(r#"{"launch_context":"omit_patient"}"#).unwrap();
+        assert_eq!(f.launch_context, ContextFault::OmitPatient);
     }
 }

@@ -47,7 +47,7 @@ pub mod token;
 pub use bearer::STATIC_DEV_TOKEN;
 pub use config::{ClientAuth, ClientRegistration, SandboxConfig, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
 pub use error::SandboxError;
-pub use faults::{Faults, IdTokenFault, ProcessMessageFault, ReadFault, TokenFault};
+pub use faults::{ContextFault, Faults, IdTokenFault, ProcessMessageFault, ReadFault, TokenFault};
 pub use launch::{LaunchMode, LaunchRequest};
 pub use messages::ReceivedMessage;
 pub use routes::router;

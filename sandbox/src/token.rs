@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 
 use crate::client_auth::{authenticate, AuthMethod};
 use crate::config::ClientRegistration;
-use crate::faults::{Faults, TokenFault};
+use crate::faults::{ContextFault, Faults, TokenFault};
 use crate::id_token;
 use crate::launch::LaunchMode;
 use crate::oauth_error::OAuthError;
@@ -259,13 +259,14 @@ fn issue_user_tokens(
     if let Some(t) = id_token {
         out.insert("id_token".into(), json!(t));
     }
-    context_fields(st, ctx, &mut out);
+    context_fields(st, ctx, faults, &mut out);
     Ok(Value::Object(out))
 }
 
 /// SMART launch context parameters of the token response.
-fn context_fields(st: &AppState, ctx: &GrantContext, out: &mut Map<String, Value>) {
-    if let Some(p) = &ctx.patient {
+fn context_fields(st: &AppState, ctx: &GrantContext, faults: &Faults, out: &mut Map<String, Value>) {
+    // The grant keeps its patient (scopes still resolve against it); only the response omits it.
+    if let (Some(p), ContextFault::Ok) = (&ctx.patient, faults.launch_context) {
         out.insert("patient".into(), json!(p));
     }
     if let Some(e) = &ctx.encounter {

@@ -8,7 +8,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use oauth2::basic::BasicErrorResponseType;
 use oauth2::{AuthorizationCode, PkceCodeVerifier, RefreshToken, RequestTokenError, TokenResponse};
-use sandbox::{Faults, IdTokenFault, LaunchMode, TokenFault};
+use sandbox::{ContextFault, Faults, IdTokenFault, LaunchMode, TokenFault};
 use serde_json::Value;
 
 async fn jwks(sb: &sandbox::SandboxHandle) -> JwkSet {
@@ -374,6 +374,46 @@ async fn id_token_faults_produce_their_defect() {
             _ => assert!(verified.is_err(), "{fault:?} must not verify"),
         }
     }
+}
+
+#[tokio::test]
+async fn omit_patient_context_fault_drops_patient_from_the_token_response_only() {
+    let sb = spawn().await;
+    let client = oauth_client(&sb, "ereferral", Some(SECRET));
+    let mut req = launch_request("pat-1");
+    req.faults = Faults { launch_context: ContextFault::OmitPatient, ..Faults::default() };
+    let launch = sb.create_launch(req);
+    let ar = auth_request(&sb, &client, EHR_SCOPES, Some(&launch), None);
+    let code = get_code(&ar).await;
+    let tok = client
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(ar.verifier)
+        .request_async(&http())
+        .await
+        .expect("token");
+    let x = &tok.extra_fields().extra;
+    assert!(x.get("patient").is_none(), "no patient in {x:?}");
+    assert_eq!(x["encounter"], "enc-1", "the rest of the context is still there");
+    assert!(x["id_token"].is_string());
+    // The grant itself is unchanged: patient/ scopes still resolve against the launch patient.
+    let (status, _) = read(&sb, "Patient/pat-1", tok.access_token().secret()).await;
+    assert_eq!(status, 200);
+    // The global knob does the same, and a refresh keeps omitting the patient.
+    let rt = tok.refresh_token().expect("refresh token").clone();
+    let refreshed = client.exchange_refresh_token(&rt).request_async(&http()).await.expect("refresh");
+    assert!(refreshed.extra_fields().extra.get("patient").is_none());
+    sb.set_faults(Faults { launch_context: ContextFault::OmitPatient, ..Faults::default() });
+    let launch = sb.create_launch(launch_request("pat-1"));
+    let ar = auth_request(&sb, &client, EHR_SCOPES, Some(&launch), None);
+    let code = get_code(&ar).await;
+    let tok = client
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(ar.verifier)
+        .request_async(&http())
+        .await
+        .expect("token");
+    assert!(tok.extra_fields().extra.get("patient").is_none());
+    sb.set_faults(Faults::default());
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use reqwest::{header, redirect, StatusCode};
-use sandbox::{LaunchMode, LaunchRequest, SandboxHandle};
+use sandbox::{ClientAuth, ClientRegistration, LaunchMode, LaunchRequest, SandboxConfig, SandboxHandle};
 use server::{config::Config, startup};
 use std::{collections::HashMap, path::PathBuf};
 use tokio::net::TcpListener;
@@ -59,6 +59,78 @@ pub async fn start() -> TestEnv {
     start_with(&[]).await
 }
 
+/// Client id of the app at the separately started sandbox (see [`start_with_external_ehr`]).
+pub const EXTERNAL_CLIENT_ID: &str = "ereferral-external";
+
+/// A file of the sandbox's fixed test client keys (`sandbox/tests/keys/`), as an absolute path.
+pub fn test_key_path(file: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sandbox/tests/keys").join(file).canonicalize().expect("test key")
+}
+
+/// The public JWKS of the test client keys (`kid`s `test-client-rs384` and `test-client-es384`).
+pub fn test_client_jwks() -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(test_key_path("client-jwks.json")).unwrap()).unwrap()
+}
+
+/// Starts the sandbox on its own, as somebody else's EHR, with the app registered there as
+/// [`EXTERNAL_CLIENT_ID`] authenticating with `sandbox_auth`; then the app, embedded sandbox
+/// disabled, with that EHR configured through a TOML `[[ehr]]` whose `client_auth` is
+/// `client_auth_toml` (an inline table). `extra_ehr_toml` adds lines to the `[[ehr]]` table.
+pub async fn start_with_external_ehr(
+    sandbox_auth: ClientAuth,
+    client_auth_toml: &str,
+    extra_ehr_toml: &str,
+) -> TestEnv {
+    let app_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sandbox_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app_port = app_listener.local_addr().unwrap().port();
+    let app_url = Url::parse(&format!("http://localhost:{app_port}/")).unwrap();
+    let mut sandbox_config = SandboxConfig::default_for_app(&app_url);
+    sandbox_config.clients.push(ClientRegistration {
+        client_id: EXTERNAL_CLIENT_ID.into(),
+        redirect_uris: vec![app_url.join("callback").unwrap().to_string()],
+        auth: sandbox_auth,
+        scopes: sandbox::config::DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
+    });
+    let sandbox = sandbox::start(sandbox_config, sandbox_listener).await.expect("start the sandbox");
+    let fhir = sandbox.fhir_base();
+    let origin = sandbox.base_url().origin().ascii_serialization();
+    let toml = format!(
+        r#"
+[[ehr]]
+id = "external"
+name = "External EHR"
+issuer = "{fhir}"
+client_id = "{EXTERNAL_CLIENT_ID}"
+allowed_origins = ["{origin}"]
+client_auth = {client_auth_toml}
+process_message = {{ endpoint = "{fhir}/$process-message", auth = {{ method = "static_bearer", token = "{token}" }} }}
+{extra_ehr_toml}
+"#,
+        token = sandbox::STATIC_DEV_TOKEN,
+    );
+    let data_dir = std::env::temp_dir().join(format!("erx-test-{}", server::smart::random_token(9)));
+    let env: HashMap<String, String> = HashMap::from([
+        ("EREFERRAL_LISTEN".into(), format!("127.0.0.1:{app_port}")),
+        ("EREFERRAL_DATA_DIR".into(), data_dir.display().to_string()),
+        ("EREFERRAL_OUTBOUND_TIMEOUT_SECS".into(), "3".into()),
+    ]);
+    let config = Config::from_sources(Some(&toml), &|k| env.get(k).cloned()).expect("test config");
+    assert!(!config.sandbox.enabled, "an [[ehr]] turns the embedded sandbox off");
+    let running = startup::start_on(config, leptos_options(), app_listener, None).await.expect("start");
+    assert_eq!(running.public_url, app_url);
+    assert!(running.sandbox.is_none());
+    let state = running.state.clone();
+    tokio::spawn(running.serve_until(std::future::pending()));
+    let http = reqwest::Client::builder().redirect(redirect::Policy::none()).build().unwrap();
+    TestEnv { app_url, sandbox, state, http, data_dir }
+}
+
+/// How many launch sessions the app has stored.
+pub async fn session_count(env: &TestEnv) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM launch_sessions").fetch_one(&env.state.db).await.unwrap()
+}
+
 pub fn launch_request(patient: &str, user: &str) -> LaunchRequest {
     LaunchRequest {
         patient_id: patient.into(),
@@ -97,6 +169,7 @@ pub struct Hop {
     pub status: StatusCode,
     pub location: Option<Url>,
     pub set_cookies: Vec<String>,
+    pub headers: header::HeaderMap,
 }
 
 /// Follows redirects by hand from `start`, recording every hop and keeping cookies for the app's
@@ -111,17 +184,18 @@ pub async fn follow(env: &TestEnv, jar: &mut Jar, start: Url) -> (Vec<Hop>, reqw
         }
         let response = req.send().await.unwrap();
         let status = response.status();
+        let headers = response.headers().clone();
         let set_cookies: Vec<String> =
             response.headers().get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).collect();
         if url.origin() == env.app_url.origin() {
             jar.absorb(&response);
         }
         if !status.is_redirection() {
-            hops.push(Hop { url, status, location: None, set_cookies });
+            hops.push(Hop { url, status, location: None, set_cookies, headers });
             return (hops, response);
         }
         let location = url.join(response.headers()[header::LOCATION].to_str().unwrap()).unwrap();
-        hops.push(Hop { url: url.clone(), status, location: Some(location.clone()), set_cookies });
+        hops.push(Hop { url: url.clone(), status, location: Some(location.clone()), set_cookies, headers });
         url = location;
     }
     panic!("redirect loop");
