@@ -86,8 +86,9 @@ async fn replayed_jti_and_bad_assertions_are_invalid_client() {
     let unknown = assertion("ereferral", &url, Algorithm::RS384, &jti(), 240);
     assert_eq!(send(form(&unknown)).await.1["error"], "invalid_client", "not a private_key_jwt client");
     let mut tampered = assertion(BACKEND_CLIENT, &url, Algorithm::RS384, &jti(), 240);
-    tampered.pop();
-    tampered.push('A');
+    // Flip one signature character to a different one (the last may already be 'A').
+    let last = tampered.pop().expect("non-empty JWT");
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
     assert_eq!(send(form(&tampered)).await.1["error"], "invalid_client");
 }
 

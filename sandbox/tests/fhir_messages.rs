@@ -170,7 +170,7 @@ async fn ehr_pages_launches_and_admin() {
     let sb = spawn().await;
     let resp = http().get(sb.base_url()).send().await.unwrap();
     let csp = resp.headers()["content-security-policy"].to_str().unwrap().to_string();
-    assert!(csp.contains("frame-src http://localhost:3000"), "{csp}");
+    assert!(csp.contains("frame-src 'self' http://localhost:3000"), "{csp}");
     let html = resp.text().await.unwrap();
     for id in [
         "refer-modal-pat-1",

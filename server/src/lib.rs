@@ -41,5 +41,6 @@ pub fn app(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
         .layer(middleware::from_fn_with_state(state.security.clone(), http::security_headers::apply))
         .layer(CompressionLayer::new())
+        .layer(http::request_log::layer())
         .with_state(state)
 }

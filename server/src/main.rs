@@ -2,7 +2,10 @@
 //! and the HTTP server with graceful shutdown.
 
 use anyhow::Context;
-use server::{config::Config, startup};
+use server::{
+    config::{Config, LogFormat},
+    startup,
+};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -17,11 +20,13 @@ async fn main() -> anyhow::Result<()> {
     let config =
         Config::from_sources(file.as_deref(), &|name| std::env::var(name).ok()).context("loading configuration")?;
     server::telemetry::init(&config.log);
+    let log_format = config.log.format.clone();
     let leptos_options = leptos::config::get_configuration(None).context("reading Leptos options")?.leptos_options;
 
     let running = startup::start(config, leptos_options).await?;
-    tracing::info!(app = %running.public_url, sandbox = ?running.sandbox_url.as_ref().map(|u| u.as_str()), "eReferral is up");
-    if let Some(sandbox) = &running.sandbox_url {
+    let sandbox = running.sandbox_url.as_ref().map(|u| u.as_str()).unwrap_or("off");
+    tracing::info!(app = %running.public_url, sandbox, "eReferral is up");
+    if let (Some(sandbox), LogFormat::Human) = (&running.sandbox_url, &log_format) {
         println!(
             "\n  eReferral app:   {}\n  Sandbox EHR:     {}  <- open this, pick a patient, click Refer\n",
             running.public_url, sandbox

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Benchmarks (release build); print numbers, assert nothing. Not part of the test command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo bench -p server --bench launch

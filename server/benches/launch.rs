@@ -1,0 +1,103 @@
+//! Launch benchmark: server time for `/launch` + `/callback` against the in-process sandbox EHR,
+//! EHR time excluded (read from our `Server-Timing` header: `app` = our time, `ehr` = waiting on
+//! the EHR). Prints p50/p90/p99; asserts nothing. Run: `./scripts/bench.sh` (release build).
+//!
+//! Env: `BENCH_LAUNCHES` (default 1000), `BENCH_WARMUP` (default 50).
+
+use reqwest::{header, redirect};
+use sandbox::{LaunchMode, LaunchRequest};
+use server::{config::Config, http::server_timing, startup};
+use std::{collections::HashMap, time::Instant};
+use tokio::net::TcpListener;
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx]
+}
+
+fn summary(name: &str, mut v: Vec<f64>) {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    println!(
+        "{name:<34} n={:<5} p50={:>7.3} ms  p90={:>7.3} ms  p99={:>7.3} ms  max={:>7.3} ms  mean={:>7.3} ms",
+        v.len(),
+        percentile(&v, 0.50),
+        percentile(&v, 0.90),
+        percentile(&v, 0.99),
+        v[v.len() - 1],
+        mean
+    );
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let launches: usize = std::env::var("BENCH_LAUNCHES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let warmup: usize = std::env::var("BENCH_WARMUP").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
+
+    let app_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sandbox_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app_port = app_listener.local_addr().unwrap().port();
+    let sandbox_port = sandbox_listener.local_addr().unwrap().port();
+    let data_dir = std::env::temp_dir().join(format!("erx-bench-{}", server::smart::random_token(6)));
+    let env: HashMap<&str, String> = HashMap::from([
+        ("EREFERRAL_LISTEN", format!("127.0.0.1:{app_port}")),
+        ("EREFERRAL_SANDBOX_PUBLIC_URL", format!("http://127.0.0.1:{sandbox_port}")),
+        ("EREFERRAL_DATA_DIR", data_dir.display().to_string()),
+        ("EREFERRAL_LOG", "warn".to_string()),
+    ]);
+    let config = Config::from_sources(None, &|k| env.get(k).cloned()).unwrap();
+    server::telemetry::init(&config.log);
+    let options = leptos::config::LeptosOptions::builder().output_name("ereferral").site_root("target/site").build();
+    let running = startup::start_on(config, options, app_listener, Some(sandbox_listener)).await.unwrap();
+    let sandbox = running.sandbox.clone().unwrap();
+    tokio::spawn(running.serve_until(std::future::pending()));
+    let http = reqwest::Client::builder().redirect(redirect::Policy::none()).build().unwrap();
+
+    let patients = ["pat-1", "pat-2", "pat-3", "pat-4", "pat-5"];
+    let (mut launch_app, mut callback_app, mut both_app, mut both_ehr, mut wall) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for i in 0..(warmup + launches) {
+        let id = sandbox.create_launch(LaunchRequest {
+            patient_id: patients[i % patients.len()].into(),
+            user: "Practitioner/prac-1".into(),
+            encounter_id: None,
+            draft_service_request_id: None,
+            mode: LaunchMode::Modal,
+            web_messaging: true,
+            need_patient_banner: true,
+            faults: Default::default(),
+            fhir_user_absolute: false,
+        });
+        let started = Instant::now();
+        let mut url = sandbox.launch_url(&id);
+        let mut timings = Vec::new();
+        for _ in 0..3 {
+            let r = http.get(url.clone()).send().await.unwrap();
+            assert!(r.status().is_redirection(), "{} at {}", r.status(), url.path());
+            if let Some(t) = r.headers().get(server_timing::SERVER_TIMING) {
+                timings.push(server_timing::parse(t.to_str().unwrap()).unwrap());
+            }
+            let next = url.join(r.headers()[header::LOCATION].to_str().unwrap()).unwrap();
+            if next.path().starts_with("/l/") {
+                break;
+            }
+            url = next;
+        }
+        let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+        assert_eq!(timings.len(), 2, "a /launch and a /callback hop each report Server-Timing");
+        if i >= warmup {
+            launch_app.push(timings[0].0);
+            callback_app.push(timings[1].0);
+            both_app.push(timings[0].0 + timings[1].0);
+            both_ehr.push(timings[0].1 + timings[1].1);
+            wall.push(elapsed);
+        }
+    }
+    println!("\nlaunch benchmark: {launches} EHR launches after {warmup} warm-up, SQLite, sandbox in-process");
+    summary("/launch  server time (EHR excl.)", launch_app);
+    summary("/callback server time (EHR excl.)", callback_app);
+    summary("launch+callback server time", both_app);
+    summary("launch+callback EHR time", both_ehr);
+    summary("whole redirect chain (wall)", wall);
+    let _ = std::fs::remove_dir_all(&data_dir);
+}
