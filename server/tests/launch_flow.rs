@@ -168,3 +168,19 @@ async fn healthz_and_security_headers() {
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["status"], "ok");
 }
+
+#[tokio::test]
+async fn the_patient_banner_follows_need_patient_banner() {
+    let env = start().await;
+    let mut hidden = launch_request("pat-1", "Practitioner/prac-1");
+    hidden.need_patient_banner = false;
+    let (r, _, _, _) = launch(&env, hidden).await;
+    let html = r.text().await.unwrap();
+    assert!(!html.contains("data-testid=\"patient-banner\""), "the EHR shows its own banner");
+    assert!(html.contains("Amelia Jeanne Tremblay"), "the page still says who the referral is for");
+
+    let (r, _, _, _) = launch(&env, launch_request("pat-4", "Practitioner/prac-1")).await;
+    let html = r.text().await.unwrap();
+    assert!(html.contains("data-testid=\"patient-banner\""));
+    assert!(html.contains("data-testid=\"patient-gender\""));
+}

@@ -62,23 +62,25 @@ pub async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, Fh
     Ok(body)
 }
 
-/// GET a JSON document (discovery, metadata) without credentials.
-pub async fn get_json(http: &reqwest::Client, url: &Url, accept: &str) -> Result<Value, FhirReadError> {
-    let response = http
-        .get(url.clone())
-        .header(header::ACCEPT, accept)
-        .send()
-        .await
-        .map_err(|e| FhirReadError::Transport(e.without_url().to_string()))?;
+/// Sends `request` and reads the JSON answer (bounded); a non-2xx status becomes a typed error,
+/// using the OperationOutcome's text when the server sent one. Redirects are never followed.
+async fn fetch_json(request: reqwest::RequestBuilder) -> Result<Value, FhirReadError> {
+    let response = request.send().await.map_err(|e| FhirReadError::Transport(e.without_url().to_string()))?;
     let status = response.status();
     if status.is_redirection() {
         return Err(FhirReadError::Redirect);
     }
-    if !status.is_success() {
-        return Err(status_error(status, None));
-    }
     let body = read_limited(response).await?;
+    if !status.is_success() {
+        let outcome: Option<Value> = serde_json::from_slice(&body).ok();
+        return Err(status_error(status, outcome.as_ref()));
+    }
     serde_json::from_slice(&body).map_err(|e| FhirReadError::NotJson(e.to_string()))
+}
+
+/// GET a JSON document (discovery, metadata) without credentials.
+pub async fn get_json(http: &reqwest::Client, url: &Url, accept: &str) -> Result<Value, FhirReadError> {
+    fetch_json(http.get(url.clone()).header(header::ACCEPT, accept)).await
 }
 
 /// Reads `{base}/{Type}/{id}` with a bearer token and checks the resource type.
@@ -90,23 +92,8 @@ pub async fn read_resource(
     access_token: &str,
 ) -> Result<Value, FhirReadError> {
     let url = resource_url(base, resource_type, id).ok_or(FhirReadError::Status(400))?;
-    let response = http
-        .get(url)
-        .bearer_auth(access_token)
-        .header(header::ACCEPT, "application/fhir+json")
-        .send()
-        .await
-        .map_err(|e| FhirReadError::Transport(e.without_url().to_string()))?;
-    let status = response.status();
-    if status.is_redirection() {
-        return Err(FhirReadError::Redirect);
-    }
-    let body = read_limited(response).await?;
-    if !status.is_success() {
-        let outcome: Option<Value> = serde_json::from_slice(&body).ok();
-        return Err(status_error(status, outcome.as_ref()));
-    }
-    let value: Value = serde_json::from_slice(&body).map_err(|e| FhirReadError::NotJson(e.to_string()))?;
+    let value =
+        fetch_json(http.get(url).bearer_auth(access_token).header(header::ACCEPT, "application/fhir+json")).await?;
     let found = value.get("resourceType").and_then(Value::as_str).unwrap_or("nothing");
     if found != resource_type {
         return Err(FhirReadError::WrongType { expected: resource_type, found: found.to_string() });

@@ -1,7 +1,7 @@
 //! SMART discovery: `{iss}/.well-known/smart-configuration`, falling back to the
 //! CapabilityStatement's oauth-uris extension; cached per issuer.
 
-use crate::fhir::client::{get_json, FhirReadError};
+use crate::fhir::client::get_json;
 use serde::Deserialize;
 use serde_json::Value;
 use std::{
@@ -128,7 +128,7 @@ async fn discover(http: &reqwest::Client, iss: &Url) -> Result<SmartConfiguratio
             }
             None => "no oauth-uris extension".to_string(),
         },
-        Err(e @ FhirReadError::NotJson(_)) | Err(e) => e.to_string(),
+        Err(e) => e.to_string(),
     };
     Err(DiscoveryError::Unavailable { smart: smart_err, metadata: metadata_err })
 }
