@@ -143,7 +143,10 @@ async fn two_launches_in_one_browser_keep_their_own_patient() {
 #[tokio::test]
 async fn a_bound_session_refuses_a_browser_without_its_cookie() {
     let env = start().await;
-    let (_, session, jar, _) = launch(&env, launch_request("pat-1", "Practitioner/prac-1")).await;
+    let (first, session, jar, _) = launch(&env, launch_request("pat-1", "Practitioner/prac-1")).await;
+    // The launching browser loads its page completely (the page is streamed: the binding is recorded
+    // while it renders), as a real browser does before anyone else could ask.
+    assert!(first.text().await.unwrap().contains("Amelia"));
     let session = session.unwrap();
     let url = env.app_url.join(&session).unwrap();
     // Another browser that learnt the URL, after the launching browser showed its cookie.
