@@ -25,13 +25,9 @@ pub struct Backend(pub Arc<dyn AppBackend>);
 
 pub fn use_backend() -> Result<Backend, AppError> {
     use_context::<Backend>().ok_or_else(|| {
-        tracing_missing_backend();
+        leptos::logging::error!("AppBackend was not provided as context");
         AppError::Internal
     })
-}
-
-fn tracing_missing_backend() {
-    leptos::logging::error!("AppBackend was not provided as context");
 }
 
 /// Pages carry PHI and run an inline hydration script: no caching, and a CSP whose script nonce

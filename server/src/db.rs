@@ -39,8 +39,3 @@ pub async fn open(url: &str) -> Result<Db, DbError> {
     sqlx::migrate!("./migrations").run(&pool).await?;
     Ok(pool)
 }
-
-/// A fresh in-memory-like database for tests: a temporary file, migrated.
-pub async fn open_temp(dir: &std::path::Path) -> Result<Db, DbError> {
-    open(&format!("sqlite://{}", dir.join("test.db").display())).await
-}

@@ -27,7 +27,7 @@ pub async fn start(config: Config, leptos_options: LeptosOptions) -> anyhow::Res
 /// Like [`start`], with the app's listener already bound and optionally the sandbox's too (tests
 /// bind both to port 0 first so each knows the other's URL).
 pub async fn start_on(
-    mut config: Config,
+    config: Config,
     leptos_options: LeptosOptions,
     listener: TcpListener,
     sandbox_listener: Option<TcpListener>,
@@ -54,7 +54,6 @@ pub async fn start_on(
     let security = SecurityHeaders::new(&config.frame_ancestors());
     let public_url = config.public_url.clone();
     let sandbox_url = config.sandbox.enabled.then(|| config.sandbox.public_url.clone());
-    config.ehrs.shrink_to_fit();
     let state = AppState { leptos_options, config: Arc::new(config), db, security, smart, cipher };
     spawn_purger(state.clone());
     Ok(Running { public_url, local_addr, sandbox_url, sandbox: sandbox_handle, state, listener })

@@ -46,7 +46,7 @@ pub async fn access_token(state: &AppState, row: &SessionRow) -> Result<String, 
     .await;
     match refreshed {
         Ok(new) => {
-            let expires_at = now + new.expires_in.unwrap_or(300) as i64;
+            let expires_at = new.expires_at(now);
             store::update_tokens(&state.db, &state.cipher, &row.id, &new, expires_at).await?;
             tracing::info!(ehr = %ehr.id, session = %&row.id[..8], "access token refreshed");
             Ok(new.access_token)

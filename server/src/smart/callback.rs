@@ -139,7 +139,7 @@ pub async fn callback(State(state): State<AppState>, Query(p): Query<CallbackPar
 
     let session_id = random_token(32);
     let binding_secret = random_token(32);
-    let token_expires_at = now + tokens.expires_in.unwrap_or(300) as i64;
+    let token_expires_at = tokens.expires_at(now);
     let expires_at = now + state.config.session_ttl_secs as i64;
     let new = store::NewSession {
         id: session_id.clone(),

@@ -65,6 +65,13 @@ pub struct Tokens {
     pub expires_in: Option<u64>,
 }
 
+impl Tokens {
+    /// When the access token expires, given the time it was issued (5 minutes when unstated).
+    pub fn expires_at(&self, issued_at: i64) -> i64 {
+        issued_at + self.expires_in.unwrap_or(300) as i64
+    }
+}
+
 impl std::fmt::Debug for Tokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Tokens { .. }")
