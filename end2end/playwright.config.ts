@@ -8,6 +8,8 @@ export const EHR_URL = 'http://127.0.0.1:3400';
 export default defineConfig({
   testDir: './tests',
   timeout: 60_000,
+  // A runaway suite fails instead of eating the CI budget.
+  globalTimeout: 20 * 60_000,
   expect: { timeout: 15_000 },
   fullyParallel: false,
   workers: 1,

@@ -20,6 +20,11 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+if ! cargo nextest --version >/dev/null 2>&1; then
+  step "installing cargo-nextest (the test runner)"
+  cargo install --locked cargo-nextest
+fi
+
 if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
   step "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 25 minutes on 2 cores, once)"
   cargo install --locked --features no_downloads cargo-leptos --version "$CARGO_LEPTOS_VERSION"

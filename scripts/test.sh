@@ -8,14 +8,18 @@ export PATH="$HOME/.cargo/bin:$(pwd)/end2end/node_modules/.bin:$PATH"
 # `cargo leptos build` share one set of compiled dependencies instead of building everything twice.
 export RUSTFLAGS="--cfg erase_components"
 
-printf '\n==> unit and integration tests\n'
-# frontend/ is the WASM entry (hydrate): built into the same test binary it would switch Leptos to
-# its browser executor, so it is built by cargo-leptos only.
-cargo test --workspace --exclude frontend --locked
+START=$(date +%s)
+step() { printf '\n==> %s (at %ss)\n' "$*" "$(( $(date +%s) - START ))"; }
 
-printf '\n==> building the app (server + WASM) for end-to-end tests\n'
+step "unit and integration tests"
+# cargo-nextest: one process per test (see .config/nextest.toml). frontend/ is the WASM entry
+# (hydrate): built into the same test binary it would switch Leptos to its browser executor, so it
+# is built by cargo-leptos only.
+cargo nextest run --workspace --exclude frontend --locked
+
+step "building the app (server + WASM) for end-to-end tests"
 cargo leptos build
 
-printf '\n==> end-to-end tests (Chromium)\n'
-cd end2end
-npx playwright test
+step "end-to-end tests (Chromium)"
+(cd end2end && npx playwright test)
+step "all tests passed"
