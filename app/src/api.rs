@@ -1,7 +1,5 @@
-//! Data the pages show (DTOs) and the server functions that fetch them.
+//! Data every launch page shows (DTOs).
 
-use crate::error::AppError;
-use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// What the referral start page knows about a launch. Never carries tokens.
@@ -24,12 +22,4 @@ pub struct PatientBanner {
     pub identifier: Option<(String, String)>,
     /// Further identifiers, shown on demand.
     pub other_identifiers: Vec<(String, String)>,
-}
-
-/// The launch named by `launch` as this browser may see it.
-#[server(prefix = "/api", endpoint = "launch_view")]
-pub async fn get_launch_view(launch: String) -> Result<LaunchView, AppError> {
-    let backend = crate::backend::use_backend()?;
-    let headers: http::HeaderMap = leptos_axum::extract().await.map_err(|_| AppError::Internal)?;
-    backend.0.launch_view(&launch, &headers).await
 }

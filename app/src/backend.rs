@@ -1,7 +1,10 @@
 //! The server's services as the UI sees them. The server implements [`AppBackend`] and provides it
 //! as context; server functions call it and nothing else.
 
-use crate::{api::LaunchView, error::AppError};
+use crate::{
+    error::AppError,
+    wizard_api::{ServiceSearch, WizardView},
+};
 use http::{header, HeaderMap, HeaderValue};
 use leptos::prelude::*;
 use std::{future::Future, pin::Pin, sync::Arc};
@@ -9,12 +12,14 @@ use std::{future::Future, pin::Pin, sync::Arc};
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 pub trait AppBackend: Send + Sync + 'static {
-    /// The launch `launch` as seen by the browser that sent `headers` (its cookies bind launches).
-    fn launch_view<'a>(
+    /// The referral wizard for `launch` at `step` (`""`: where the clinician left off).
+    fn wizard_view<'a>(
         &'a self,
         launch: &'a str,
+        step: &'a str,
+        search: &'a ServiceSearch,
         headers: &'a HeaderMap,
-    ) -> BoxFuture<'a, Result<LaunchView, AppError>>;
+    ) -> BoxFuture<'a, Result<WizardView, AppError>>;
     /// The Content-Security-Policy for pages, with `{nonce}` where the script nonce goes.
     fn page_csp_template(&self) -> &str;
 }

@@ -13,6 +13,9 @@ pub enum AppError {
         "This referral session has expired or is not available in this window. Launch the app again from your EHR."
     )]
     LaunchUnavailable,
+    /// A form post that could not be read, or that did not come from our page.
+    #[error("The form could not be read. Go back to the referral and try again.")]
+    BadRequest,
     /// Something failed on our side; the log has the details.
     #[error("Something went wrong on our side. Please try again; if it keeps happening, contact your support desk.")]
     Internal,

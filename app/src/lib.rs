@@ -10,6 +10,8 @@ pub mod backend;
 pub mod components;
 pub mod error;
 pub mod pages;
+pub mod referral;
+pub mod wizard_api;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -56,7 +58,8 @@ pub fn App() -> impl IntoView {
             <main id="main" data-hydrated=move || if hydrated.get() { "true" } else { "false" }>
                 <Routes fallback=pages::not_found::NotFound>
                     <Route path=path!("/") view=pages::home::HomePage/>
-                    <Route path=path!("/l/:launch") view=pages::launch_start::LaunchStartPage/>
+                    <Route path=path!("/l/:launch") view=pages::wizard::WizardPage/>
+                    <Route path=path!("/l/:launch/:step") view=pages::wizard::WizardPage/>
                 </Routes>
             </main>
         </Router>

@@ -39,6 +39,25 @@ pub struct Config {
     pub launch_ttl_secs: u64,
     pub session_ttl_secs: u64,
     pub outbound_timeout_secs: u64,
+    pub referral: ReferralConfig,
+}
+
+/// Referral entry: the service directory, drafts, attachments and inactivity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferralConfig {
+    /// FHIR JSON of HealthcareService resources; `None` means the built-in catalogue.
+    pub services_file: Option<PathBuf>,
+    /// How long an unsubmitted draft is kept (and offered for resuming) after its last change.
+    pub draft_ttl_secs: u64,
+    /// Idle time in the wizard before the clinician is warned.
+    pub inactivity_warn_secs: u64,
+    /// Idle time after which the referral is abandoned (the draft stays resumable).
+    pub inactivity_timeout_secs: u64,
+    pub max_attachment_bytes: u64,
+    pub max_attachments: u32,
+    /// PractitionerRole codes (any system) of delegates, e.g. discharge planners, who send
+    /// referrals on a clinician's behalf and must name the authorizing clinician.
+    pub delegate_role_codes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,7 +175,25 @@ struct FileConfig {
     sandbox: FileSandbox,
     #[serde(default)]
     ehr: Vec<EhrRegistration>,
+    #[serde(default)]
+    referral: FileReferral,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileReferral {
+    services_file: Option<PathBuf>,
+    draft_ttl_secs: Option<u64>,
+    inactivity_warn_secs: Option<u64>,
+    inactivity_timeout_secs: Option<u64>,
+    max_attachment_bytes: Option<u64>,
+    max_attachments: Option<u32>,
+    delegate_role_codes: Option<Vec<String>>,
+}
+
+/// PractitionerRole codes that refer on a clinician's behalf by default: SNOMED CT 309397000
+/// (discharge planning nurse). Hospitals list their own delegate roles in `referral.delegate_role_codes`.
+pub const DEFAULT_DELEGATE_ROLE_CODES: &[&str] = &["309397000"];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -266,6 +303,31 @@ impl Config {
             outbound_timeout_secs: parse_env(env, "EREFERRAL_OUTBOUND_TIMEOUT_SECS")?
                 .or(file.outbound_timeout_secs)
                 .unwrap_or(10),
+            referral: ReferralConfig {
+                services_file: env("EREFERRAL_SERVICES_FILE")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+                    .or(file.referral.services_file),
+                draft_ttl_secs: parse_env(env, "EREFERRAL_DRAFT_TTL_SECS")?
+                    .or(file.referral.draft_ttl_secs)
+                    .unwrap_or(7 * 24 * 3600),
+                inactivity_warn_secs: parse_env(env, "EREFERRAL_INACTIVITY_WARN_SECS")?
+                    .or(file.referral.inactivity_warn_secs)
+                    .unwrap_or(15 * 60),
+                inactivity_timeout_secs: parse_env(env, "EREFERRAL_INACTIVITY_TIMEOUT_SECS")?
+                    .or(file.referral.inactivity_timeout_secs)
+                    .unwrap_or(17 * 60),
+                max_attachment_bytes: parse_env(env, "EREFERRAL_MAX_ATTACHMENT_BYTES")?
+                    .or(file.referral.max_attachment_bytes)
+                    .unwrap_or(10 * 1024 * 1024),
+                max_attachments: parse_env(env, "EREFERRAL_MAX_ATTACHMENTS")?
+                    .or(file.referral.max_attachments)
+                    .unwrap_or(5),
+                delegate_role_codes: file
+                    .referral
+                    .delegate_role_codes
+                    .unwrap_or_else(|| DEFAULT_DELEGATE_ROLE_CODES.iter().map(|c| c.to_string()).collect()),
+            },
         };
         if config.sandbox.enabled {
             config.ehrs.push(sandbox_registration(&config.sandbox.public_url));
@@ -308,6 +370,15 @@ impl Config {
         }
         if self.session_ttl_secs == 0 || self.launch_ttl_secs == 0 || self.outbound_timeout_secs == 0 {
             return Err(ConfigError::Invalid("TTLs and timeouts must be greater than zero".into()));
+        }
+        let r = &self.referral;
+        if r.draft_ttl_secs == 0 || r.max_attachment_bytes == 0 {
+            return Err(ConfigError::Invalid("referral.draft_ttl_secs and max_attachment_bytes must be greater than zero".into()));
+        }
+        if r.inactivity_warn_secs == 0 || r.inactivity_timeout_secs <= r.inactivity_warn_secs {
+            return Err(ConfigError::Invalid(
+                "referral.inactivity_timeout_secs must be greater than inactivity_warn_secs, and both above zero".into(),
+            ));
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! Each variant renders a plain-words page (what happened, what to do). The details an operator
 //! needs are logged where the error is raised, without PHI or tokens.
 
+use app::error::AppError;
 use axum::{
     http::{header, HeaderValue, StatusCode},
     response::{Html, IntoResponse, Response},
@@ -120,6 +121,29 @@ impl IntoResponse for LaunchError {
         }
         let body = error_page(title, &text);
         let mut response = (status, Html(body)).into_response();
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}
+
+/// An [`AppError`] met by a plain form post: the same plain words as the pages, as a page of its own.
+#[derive(Debug)]
+pub struct PageError(pub AppError);
+
+impl From<AppError> for PageError {
+    fn from(e: AppError) -> Self {
+        PageError(e)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, title) = match self.0 {
+            AppError::LaunchUnavailable => (StatusCode::GONE, "This referral is not available here"),
+            AppError::BadRequest => (StatusCode::BAD_REQUEST, "The form could not be read"),
+            AppError::Internal | AppError::Transport(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side"),
+        };
+        let mut response = (status, Html(error_page(title, &self.0.to_string()))).into_response();
         response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
     }

@@ -5,6 +5,8 @@
 pub mod backend;
 pub mod config;
 pub mod db;
+pub mod directory;
+pub mod referral;
 pub mod error;
 pub mod fhir;
 pub mod http;
@@ -33,6 +35,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(http::health::healthz))
         .merge(smart::router())
+        .merge(http::wizard_forms::router(&state))
         .leptos_routes_with_context(&state, routes, leptos_context, {
             let options = options.clone();
             move || app::shell(options.clone())

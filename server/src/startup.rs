@@ -50,11 +50,22 @@ pub async fn start_on(
         let handle = sandbox::start(sandbox_config, sandbox_listener).await.context("starting the sandbox EHR")?;
         sandbox_handle = Some(handle);
     }
+    let directory = crate::directory::Directory::load(config.referral.services_file.as_deref())
+        .context("loading the service directory")?;
+    tracing::info!(services = directory.services().len(), "service directory loaded");
     let smart = smart::SmartClient::new(&config).context("loading client keys")?;
     let security = SecurityHeaders::new(&config.frame_ancestors());
     let public_url = config.public_url.clone();
     let sandbox_url = config.sandbox.enabled.then(|| config.sandbox.public_url.clone());
-    let state = AppState { leptos_options, config: Arc::new(config), db, security, smart, cipher };
+    let state = AppState {
+        leptos_options,
+        config: Arc::new(config),
+        db,
+        security,
+        smart,
+        cipher,
+        directory: Arc::new(directory),
+    };
     spawn_purger(state.clone());
     Ok(Running { public_url, local_addr, sandbox_url, sandbox: sandbox_handle, state, listener })
 }
@@ -71,7 +82,7 @@ impl Running {
     }
 }
 
-/// Deletes expired pending launches and sessions every minute.
+/// Deletes expired pending launches, sessions and drafts every minute.
 fn spawn_purger(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -83,6 +94,11 @@ fn spawn_purger(state: AppState) {
             }
             if let Err(e) = session::store::purge_expired(&state.db, now).await {
                 tracing::warn!(error = %e, "purging expired sessions failed");
+            }
+            match crate::referral::drafts::purge_expired(&state.db, now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(drafts = n, "expired drafts purged"),
+                Err(e) => tracing::warn!(error = %e, "purging expired drafts failed"),
             }
         }
     });

@@ -1,7 +1,8 @@
 //! Shared application state handed to every handler.
 
 use crate::{
-    config::Config, db::Db, http::security_headers::SecurityHeaders, session::crypto::TokenCipher, smart::SmartClient,
+    config::Config,
+    directory::Directory, db::Db, http::security_headers::SecurityHeaders, session::crypto::TokenCipher, smart::SmartClient,
 };
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -14,4 +15,6 @@ pub struct AppState {
     pub security: SecurityHeaders,
     pub smart: SmartClient,
     pub cipher: TokenCipher,
+    /// The services we accept referrals for.
+    pub directory: Arc<Directory>,
 }

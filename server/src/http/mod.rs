@@ -4,3 +4,4 @@ pub mod request_log;
 pub mod security_headers;
 pub mod server_timing;
 pub mod static_assets;
+pub mod wizard_forms;

@@ -211,3 +211,82 @@ pub async fn launch(env: &TestEnv, req: LaunchRequest) -> (reqwest::Response, Op
     let session = path.starts_with("/l/").then_some(path);
     (response, session, jar, hops)
 }
+
+/// A completed launch as its browser holds it: the session path and its cookies.
+pub struct Launched {
+    /// `/l/{id}`.
+    pub path: String,
+    pub jar: Jar,
+}
+
+/// Launches and loads the landing page fully (as a browser does), returning the launch.
+pub async fn launched(env: &TestEnv, req: LaunchRequest) -> (Launched, String) {
+    let (response, session, jar, _) = launch(env, req).await;
+    let body = response.text().await.unwrap();
+    (Launched { path: session.expect("the launch succeeded"), jar }, body)
+}
+
+impl Launched {
+    pub fn id(&self) -> &str {
+        self.path.trim_start_matches("/l/")
+    }
+    pub fn url(&self, env: &TestEnv, rest: &str) -> Url {
+        env.app_url.join(&format!("{}{rest}", self.path)).unwrap()
+    }
+    /// GETs `/l/{id}{rest}` as the launching browser; returns status and body.
+    pub async fn get(&self, env: &TestEnv, rest: &str) -> (StatusCode, String) {
+        let r = env.http.get(self.url(env, rest)).header(header::COOKIE, self.jar.header()).send().await.unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+    /// POSTs a form to `/l/{id}{rest}` from the app's own page (Origin set); no redirect followed.
+    pub async fn post(&self, env: &TestEnv, rest: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
+        env.http
+            .post(self.url(env, rest))
+            .header(header::COOKIE, self.jar.header())
+            .header(header::ORIGIN, env.app_url.origin().ascii_serialization())
+            .form(pairs)
+            .send()
+            .await
+            .unwrap()
+    }
+    /// Posts, expects `303 See Other`, and returns where it points (path and fragment).
+    pub async fn post_see_other(&self, env: &TestEnv, rest: &str, pairs: &[(&str, &str)]) -> String {
+        let r = self.post(env, rest, pairs).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "POST {rest}: {}", r.text().await.unwrap_or_default());
+        r.headers()[header::LOCATION].to_str().unwrap().to_string()
+    }
+    pub async fn upload(&self, env: &TestEnv, filename: &str, bytes: Vec<u8>) -> reqwest::Response {
+        let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(bytes).file_name(filename.to_string()));
+        env.http
+            .post(self.url(env, "/do/attach"))
+            .header(header::COOKIE, self.jar.header())
+            .header(header::ORIGIN, env.app_url.origin().ascii_serialization())
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// The sandbox's diabetes prevention service and code, as the service step's radio value.
+pub const DIABETES_PICK: &str = "svc-diabetes-prevention::http://snomed.info/sct|736379004";
+
+/// Fills every step validly with plain form posts (no attachments); ends on the review step.
+pub async fn fill_valid_referral(env: &TestEnv, l: &Launched) {
+    l.post_see_other(env, "/do/step/service", &[("pick", DIABETES_PICK), ("nav", "next")]).await;
+    l.post_see_other(env, "/do/step/details", &[("reason", "Prediabetes, HbA1c 6.2%"), ("priority", "routine"), ("notes", ""), ("nav", "next")])
+        .await;
+    l.post_see_other(env, "/do/step/attachments", &[("nav", "next")]).await;
+    l.post_see_other(
+        env,
+        "/do/step/consent",
+        &[("consent_decision", "permit"), ("consent_by", "patient"), ("consent_date", "2026-11-01"), ("nav", "next")],
+    )
+    .await;
+    let to = l.post_see_other(env, "/do/step/routing", &[("routing", ""), ("patient_location", "home"), ("authorizer", "self"), ("nav", "next")]).await;
+    assert!(to.ends_with("/review"), "{to}");
+}
+
+pub async fn count(env: &TestEnv, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(&env.state.db).await.unwrap()
+}

@@ -1,0 +1,247 @@
+//! The wizard's plain HTML form posts (`/l/{launch}/do/...`): every step works without scripts.
+//! Each handler checks the browser may use the launch and that the post came from our own pages,
+//! applies the change, and answers `303 See Other` to the page to show next.
+
+use crate::{
+    error::PageError,
+    referral::{
+        attachments::{self, AttachmentError, Limits},
+        drafts::{self, DraftStatus},
+        submit::{self, SubmitOutcome},
+        wizard::{self, done_path, step_path, Wizard},
+    },
+    smart::now_unix,
+    state::AppState,
+};
+use app::{
+    error::AppError,
+    referral::{form::ReferralForm, steps::Step, validation::FieldError},
+};
+use axum::{
+    extract::{DefaultBodyLimit, Multipart, Path, State},
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+    routing::post,
+    body::Bytes,
+    Json, Router,
+};
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    // Room for the largest allowed file plus the multipart framing.
+    let upload_limit = state.config.referral.max_attachment_bytes as usize + 64 * 1024;
+    Router::new()
+        .route("/l/{launch}/do/step/{step}", post(post_step))
+        .route("/l/{launch}/do/autosave/{step}", post(autosave))
+        .route("/l/{launch}/do/attach", post(attach).layer(DefaultBodyLimit::max(upload_limit)))
+        .route("/l/{launch}/do/detach/{attachment}", post(detach))
+        .route("/l/{launch}/do/submit", post(submit_referral))
+        .route("/l/{launch}/do/cancel", post(cancel))
+        .route("/l/{launch}/do/resume/{draft}", post(resume))
+        .route("/l/{launch}/do/fresh", post(fresh))
+}
+
+/// A urlencoded form body as name/value pairs. Read leniently (a missing or odd content type is an
+/// empty form): which fields count is decided by the step, and the origin check comes first.
+fn pairs(body: &Bytes) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+/// Refuses posts from other sites (CSRF): a browser names the page's origin in `Origin` and
+/// `Sec-Fetch-Site`; ours must match the app's public origin.
+fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), PageError> {
+    if headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).is_some_and(|v| v == "cross-site" || v == "same-site") {
+        tracing::warn!("form post refused: Sec-Fetch-Site is not same-origin");
+        return Err(PageError(AppError::BadRequest));
+    }
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        if origin != "null" && origin != state.config.public_url.origin().ascii_serialization() {
+            tracing::warn!("form post refused: Origin is not the app's");
+            return Err(PageError(AppError::BadRequest));
+        }
+    }
+    Ok(())
+}
+
+async fn load(state: &AppState, launch: &str, headers: &HeaderMap) -> Result<Wizard, PageError> {
+    same_origin(state, headers)?;
+    Ok(wizard::load(state, launch, headers).await?)
+}
+
+fn see_other(path: &str) -> Response {
+    Redirect::to(path).into_response()
+}
+
+async fn post_step(
+    State(state): State<AppState>,
+    Path((launch, step)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let w = load(&state, &launch, &headers).await?;
+    let step = Step::from_slug(&step).ok_or(PageError(AppError::BadRequest))?;
+    Ok(see_other(&wizard::post_step(&state, &w, step, &pairs(&body)).await?))
+}
+
+/// Autosave from the browser glue: the step's form as posted, no validation, no move.
+async fn autosave(
+    State(state): State<AppState>,
+    Path((launch, step)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let w = load(&state, &launch, &headers).await?;
+    let step = Step::from_slug(&step).ok_or(PageError(AppError::BadRequest))?;
+    let pairs = pairs(&body);
+    let mut form = w.draft.as_ref().map(|d| d.form.clone()).unwrap_or_default();
+    for (k, v) in &pairs {
+        if k == "pick" && step == Step::Service {
+            let (service, code) = v.split_once("::").unwrap_or((v.as_str(), ""));
+            form.set("service_id", service);
+            form.set("code", code);
+        } else {
+            form.set(k, v);
+        }
+    }
+    let form: ReferralForm = form;
+    match wizard::autosave(&state, &w, step, &form).await {
+        Ok(revision) => Ok(Json(serde_json::json!({ "revision": revision })).into_response()),
+        Err(AppError::LaunchUnavailable) => Ok((StatusCode::CONFLICT, Json(serde_json::json!({ "closed": true }))).into_response()),
+        Err(e) => Err(PageError(e)),
+    }
+}
+
+async fn attach(
+    State(state): State<AppState>,
+    Path(launch): Path<String>,
+    headers: HeaderMap,
+    mut multipart: Multipart,
+) -> Result<Response, PageError> {
+    let w = load(&state, &launch, &headers).await?;
+    let Some(draft) = w.editing() else { return Ok(see_other(&done_path(&launch))) };
+    let cfg = &state.config.referral;
+    let limits = Limits { max_bytes: cfg.max_attachment_bytes, max_count: cfg.max_attachments };
+    let mut upload: Option<(String, Vec<u8>)> = None;
+    let mut problem: Option<AttachmentError> = None;
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) if field.name() == Some("file") => {
+                let name = field.file_name().unwrap_or("").to_string();
+                match field.bytes().await {
+                    Ok(bytes) => upload = Some((name, bytes.to_vec())),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "attachment upload could not be read");
+                        problem = Some(AttachmentError::TooLarge {
+                            name: attachments::clean_filename(&name),
+                            max_mb: limits.max_bytes.div_ceil(1024 * 1024),
+                        });
+                        break;
+                    }
+                }
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "attachment upload refused");
+                problem = Some(AttachmentError::TooLarge { name: "The file".into(), max_mb: limits.max_bytes.div_ceil(1024 * 1024) });
+                break;
+            }
+        }
+    }
+    let existing = attachments::count(&state.db, &draft.id).await.map_err(db_error("attachment count failed"))?;
+    let outcome = match (problem, upload) {
+        (Some(p), _) => Err(p),
+        (None, None) => Err(AttachmentError::NoFile),
+        (None, Some((name, bytes))) => attachments::check(&name, &bytes, limits, existing).map(|(n, t)| (n, t, bytes)),
+    };
+    let errors = match outcome {
+        Ok((name, content_type, bytes)) => {
+            attachments::add(&state.db, &draft.id, &name, content_type, &bytes, now_unix())
+                .await
+                .map_err(db_error("attachment insert failed"))?;
+            vec![]
+        }
+        Err(e) => vec![FieldError::new("file", e.to_string())],
+    };
+    let anchor = if errors.is_empty() { "" } else { "#field-file" };
+    drafts::save(&state.db, &draft.id, &draft.form, Step::Attachments, &errors, now_unix(), cfg.draft_ttl_secs)
+        .await
+        .map_err(|e| PageError(wizard::internal("draft save failed")(&e)))?;
+    Ok(see_other(&format!("{}{anchor}", step_path(&launch, Step::Attachments))))
+}
+
+async fn detach(
+    State(state): State<AppState>,
+    Path((launch, attachment)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let w = load(&state, &launch, &headers).await?;
+    let Some(draft) = w.editing() else { return Ok(see_other(&done_path(&launch))) };
+    attachments::remove(&state.db, &draft.id, &attachment).await.map_err(db_error("attachment delete failed"))?;
+    drafts::save(&state.db, &draft.id, &draft.form, Step::Attachments, &[], now_unix(), state.config.referral.draft_ttl_secs)
+        .await
+        .map_err(|e| PageError(wizard::internal("draft save failed")(&e)))?;
+    Ok(see_other(&step_path(&launch, Step::Attachments)))
+}
+
+async fn submit_referral(
+    State(state): State<AppState>,
+    Path(launch): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let w = load(&state, &launch, &headers).await?;
+    Ok(match submit::submit(&state, &w).await? {
+        SubmitOutcome::Sent { .. } | SubmitOutcome::Closed => see_other(&done_path(&launch)),
+        SubmitOutcome::Incomplete(path) => see_other(&path),
+    })
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    Path(launch): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let w = load(&state, &launch, &headers).await?;
+    if let Some(draft) = w.editing() {
+        let timed_out = pairs(&body).iter().any(|(k, v)| k == "reason" && v == "timeout");
+        let to = if timed_out { DraftStatus::TimedOut } else { DraftStatus::Cancelled };
+        drafts::finish_editing(&state.db, &draft.id, to, now_unix())
+            .await
+            .map_err(|e| PageError(wizard::internal("draft cancel failed")(&e)))?;
+        tracing::info!(draft = %draft.id, outcome = to.as_str(), "referral abandoned; nothing sent");
+    }
+    Ok(see_other(&done_path(&launch)))
+}
+
+async fn resume(
+    State(state): State<AppState>,
+    Path((launch, draft)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let w = load(&state, &launch, &headers).await?;
+    let cfg = &state.config.referral;
+    let moved = drafts::resume(&state.db, &w.owner, &draft, now_unix(), cfg.draft_ttl_secs)
+        .await
+        .map_err(|e| PageError(wizard::internal("draft resume failed")(&e)))?;
+    if !moved {
+        tracing::info!("draft resume refused: no longer resumable by this launch");
+    }
+    let w = wizard::load(&state, &launch, &headers).await?;
+    let step = w.draft.as_ref().map(|d| d.step).unwrap_or(Step::Service);
+    Ok(see_other(&step_path(&launch, step)))
+}
+
+/// "Start a new referral": keep this launch's own draft and stop offering the old one.
+async fn fresh(State(state): State<AppState>, Path(launch): Path<String>, headers: HeaderMap) -> Result<Response, PageError> {
+    let w = load(&state, &launch, &headers).await?;
+    if let Some(d) = w.editing() {
+        drafts::save(&state.db, &d.id, &d.form, d.step, &[], now_unix(), state.config.referral.draft_ttl_secs)
+            .await
+            .map_err(|e| PageError(wizard::internal("draft save failed")(&e)))?;
+    }
+    Ok(see_other(&step_path(&launch, Step::Service)))
+}
+
+fn db_error(what: &'static str) -> impl Fn(sqlx::Error) -> PageError {
+    move |e| PageError(wizard::internal(what)(&e))
+}

@@ -1,0 +1,9 @@
+//! Referral entry: drafts, attachments, the wizard's server side, submission, and the FHIR
+//! resources a submitted referral is made of.
+
+pub mod attachments;
+pub mod drafts;
+pub mod fhir_build;
+pub mod prefill;
+pub mod submit;
+pub mod wizard;

@@ -1,0 +1,246 @@
+//! Submitting a referral: one transaction writes the ServiceRequest, its process-request Task, the
+//! Consent, a DocumentReference per attachment, and the outbox row saying a
+//! `notify-add-service-request` is due. The draft moves to `submitted` in the same transaction, so a
+//! double click or a retried request finds the referral already made and never creates a second.
+
+use super::{
+    attachments,
+    drafts::DraftStatus,
+    fhir_build::{self, AttachmentMeta, Party, ReferralIds, ReferralInput, RequestedService},
+    wizard::{blockers, step_errors, step_path, Wizard},
+};
+use crate::{db::Db, smart::now_unix, state::AppState};
+use app::{error::AppError, referral::form::ReferralForm};
+use serde_json::Value;
+
+/// Our ServiceRequest/Task identifier system (the value is the referral number).
+pub const REFERRAL_ID_SYSTEM: &str = "https://ereferral.dev/fhir/NamingSystem/referral-id";
+/// System of licence numbers typed for an authorizing clinician who is not in the launch.
+pub const LICENCE_SYSTEM: &str = "https://ereferral.dev/fhir/NamingSystem/practitioner-licence";
+pub const NOTIFY_ADD_EVENT: &str = "notify-add-service-request";
+
+/// Where the clinician goes after asking to submit.
+pub enum SubmitOutcome {
+    /// Created now, or found already created for this draft: `(referral number, ServiceRequest id)`.
+    Sent { referral_number: String, service_request_id: String, created: bool },
+    /// Not ready: the page to fix first (its errors are saved on the draft).
+    Incomplete(String),
+    /// The draft is not being edited any more (cancelled, timed out or moved).
+    Closed,
+}
+
+/// `(referral number, ServiceRequest id)` of the referral made from draft `draft_id`, if any.
+pub async fn referral_for_draft(db: &Db, draft_id: &str) -> Result<Option<(String, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT referral_number, id FROM referrals WHERE draft_id = ?").bind(draft_id).fetch_optional(db).await
+}
+
+/// A referral number a clinician can read out on the phone: `ER-` and 8 characters from an
+/// alphabet without look-alikes (0/O, 1/I/L), about 40 bits.
+pub fn new_referral_number() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+    let mut rng = rand::rngs::OsRng;
+    let chars: String = (0..8).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
+    format!("ER-{}-{}", &chars[..4], &chars[4..])
+}
+
+/// The authorizing clinician the form names.
+pub fn requester(form: &ReferralForm, w: &Wizard) -> Party {
+    match form.authorizer.as_str() {
+        "draft" => w
+            .source_draft
+            .as_ref()
+            .and_then(|d| d.get("requester"))
+            .and_then(fhir_build::party_from_reference)
+            .unwrap_or_else(|| submitter(w)),
+        "other" => Party {
+            reference: None,
+            display: form.authorizer_name.trim().to_string(),
+            identifier: Some(form.authorizer_licence.trim())
+                .filter(|l| !l.is_empty())
+                .map(|l| (LICENCE_SYSTEM.to_string(), l.to_string())),
+        },
+        _ => submitter(w),
+    }
+}
+
+fn submitter(w: &Wizard) -> Party {
+    fhir_build::party_from_user(&w.user.practitioner, w.user.role.as_ref())
+}
+
+pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppError> {
+    let internal = |what: &'static str| move |e: sqlx::Error| super::wizard::internal(what)(&e);
+    let Some(draft) = w.draft.as_ref() else { return Ok(SubmitOutcome::Closed) };
+    match draft.status {
+        DraftStatus::Editing => {}
+        DraftStatus::Submitted => return existing(state, &draft.id).await,
+        DraftStatus::Cancelled | DraftStatus::TimedOut => return Ok(SubmitOutcome::Closed),
+    }
+    let form = &draft.form;
+    let ctx = w.validation(state);
+    if let Some((step, _)) = blockers(form, &ctx, &state.directory).first() {
+        let errors = step_errors(*step, form, &ctx, &state.directory);
+        super::drafts::save(&state.db, &draft.id, form, *step, &errors, now_unix(), state.config.referral.draft_ttl_secs)
+            .await
+            .map_err(|e| super::wizard::internal("draft save failed")(&e))?;
+        return Ok(SubmitOutcome::Incomplete(step_path(&w.session.id, *step)));
+    }
+    let Some((service, code)) = state.directory.offering(&form.service_id, &form.code) else {
+        return Ok(SubmitOutcome::Incomplete(step_path(&w.session.id, app::referral::steps::Step::Service)));
+    };
+
+    let now = now_unix();
+    let authored_on = rfc3339(now);
+    let files = attachments::list(&state.db, &draft.id).await.map_err(internal("attachment list failed"))?;
+    let created: Vec<String> = files.iter().map(|a| rfc3339(a.created_at)).collect();
+    let metas: Vec<AttachmentMeta> = files
+        .iter()
+        .zip(&created)
+        .map(|(a, created)| AttachmentMeta {
+            id: &a.id,
+            filename: &a.filename,
+            content_type: &a.content_type,
+            size: a.size as u64,
+            sha1_base64: &a.sha1,
+            created,
+        })
+        .collect();
+    let (sr_id, task_id, consent_id, rp_id) = (uuid(), uuid(), uuid(), uuid());
+    let number = new_referral_number();
+    let patient_ref = format!("Patient/{}", w.session.patient_id);
+    let header = w.header(state);
+    let input = ReferralInput {
+        ids: ReferralIds { service_request: &sr_id, task: &task_id, consent: &consent_id, related_person: &rp_id },
+        identifier_system: REFERRAL_ID_SYSTEM,
+        referral_number: &number,
+        form,
+        service: RequestedService {
+            id: &service.id,
+            name: &service.name,
+            system: &code.system,
+            code: &code.code,
+            display: &code.display,
+        },
+        patient: &patient_ref,
+        patient_display: &header.patient.name,
+        encounter: w.context.encounter.as_deref(),
+        requester: requester(form, w),
+        submitter: submitter(w),
+        source_draft: w.source_draft.as_ref(),
+        intent: w.context.intent.as_deref().filter(|i| *i == "order" || *i == "plan" || *i == "proposal").unwrap_or("order"),
+        authored_on: &authored_on,
+        attachments: &metas,
+    };
+    let built = fhir_build::build_referral(&input);
+
+    let mut tx = state.db.begin().await.map_err(internal("submit: begin failed"))?;
+    // First statement of the transaction, so concurrent submits serialise on it: the loser
+    // changes no row and finds the winner's referral.
+    let claimed = sqlx::query(
+        "UPDATE referral_drafts SET status = 'submitted', updated_at = ?, errors_json = '[]' WHERE id = ? AND status = 'editing'",
+    )
+    .bind(now)
+    .bind(&draft.id)
+    .execute(&mut *tx)
+    .await
+    .map_err(internal("submit: claiming the draft failed"))?
+    .rows_affected()
+        == 1;
+    if !claimed {
+        tx.rollback().await.map_err(internal("submit: rollback failed"))?;
+        return existing(state, &draft.id).await;
+    }
+    let task_status = built.task.get("status").and_then(Value::as_str).unwrap_or("requested").to_string();
+    let business = built.task.pointer("/businessStatus/coding/0/code").and_then(Value::as_str).unwrap_or("2.0").to_string();
+    sqlx::query(
+        "INSERT INTO referrals (id, referral_number, draft_id, session_id, ehr_id, patient_id, service_id, task_id, task_status, \
+         business_status, service_request_json, task_json, consent_json, patient_json, user_json, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&sr_id)
+    .bind(&number)
+    .bind(&draft.id)
+    .bind(&w.session.id)
+    .bind(&w.session.ehr_id)
+    .bind(&w.session.patient_id)
+    .bind(&service.id)
+    .bind(&task_id)
+    .bind(&task_status)
+    .bind(&business)
+    .bind(built.service_request.to_string())
+    .bind(built.task.to_string())
+    .bind(built.consent.to_string())
+    .bind(&w.session.patient_json)
+    .bind(&w.session.user_json)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(internal("submit: inserting the referral failed"))?;
+    for (file, doc) in files.iter().zip(&built.documents) {
+        sqlx::query(
+            "INSERT INTO referral_documents (id, referral_id, document_reference_json, filename, content_type, size, sha1, data, \
+             created_at) SELECT id, ?, ?, filename, content_type, size, sha1, data, created_at FROM draft_attachments WHERE id = ?",
+        )
+        .bind(&sr_id)
+        .bind(doc.to_string())
+        .bind(&file.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(internal("submit: copying an attachment failed"))?;
+    }
+    sqlx::query(
+        "INSERT INTO outbox (id, referral_id, event, ehr_id, status, attempts, next_attempt_at, created_at) \
+         VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
+    )
+    .bind(uuid())
+    .bind(&sr_id)
+    .bind(NOTIFY_ADD_EVENT)
+    .bind(&w.session.ehr_id)
+    .bind(now)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(internal("submit: recording the notification failed"))?;
+    tx.commit().await.map_err(internal("submit: commit failed"))?;
+    tracing::info!(referral = %sr_id, service = %service.id, attachments = files.len(), "referral submitted");
+    Ok(SubmitOutcome::Sent { referral_number: number, service_request_id: sr_id, created: true })
+}
+
+async fn existing(state: &AppState, draft_id: &str) -> Result<SubmitOutcome, AppError> {
+    match referral_for_draft(&state.db, draft_id).await.map_err(|e| super::wizard::internal("referral lookup failed")(&e))? {
+        Some((referral_number, service_request_id)) => {
+            Ok(SubmitOutcome::Sent { referral_number, service_request_id, created: false })
+        }
+        None => Ok(SubmitOutcome::Closed),
+    }
+}
+
+fn uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn referral_numbers_are_readable_and_distinct() {
+        let a = new_referral_number();
+        assert_eq!(a.len(), 12);
+        assert!(a.starts_with("ER-") && a.as_bytes()[7] == b'-');
+        assert!(!a[3..].contains(['0', 'O', '1', 'I', 'L']));
+        assert_ne!(a, new_referral_number());
+    }
+
+    #[test]
+    fn instants_are_rfc3339() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+    }
+}
