@@ -17,7 +17,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 
 /// The HTML document around the app. Server-only: it also sets the page's Content-Security-Policy
@@ -58,8 +58,10 @@ pub fn App() -> impl IntoView {
             <main id="main" data-hydrated=move || if hydrated.get() { "true" } else { "false" }>
                 <Routes fallback=pages::not_found::NotFound>
                     <Route path=path!("/") view=pages::home::HomePage/>
-                    <Route path=path!("/l/:launch") view=pages::wizard::WizardPage/>
-                    <Route path=path!("/l/:launch/:step") view=pages::wizard::WizardPage/>
+                    // Async: the whole page is rendered before it is sent, so it works without
+                    // scripts (streamed Suspense fragments need JavaScript to be put in place).
+                    <Route path=path!("/l/:launch") view=pages::wizard::WizardPage ssr=SsrMode::Async/>
+                    <Route path=path!("/l/:launch/:step") view=pages::wizard::WizardPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -18,7 +18,7 @@ export async function fillReferral(s: Surface, opts: { attach?: boolean } = {}) 
   await s.locator(`input[name="pick"][value="${DIABETES}"]`).check();
   await s.getByTestId('continue').click();
   await expect(s.locator('#step-heading')).toHaveText('Reason for referral');
-  await s.getByLabel('Reason for referral').fill('Prediabetes, HbA1c 6.2% in October');
+  await s.locator('#reason').fill('Prediabetes, HbA1c 6.2% in October');
   await s.getByTestId('continue').click();
   await expect(s.locator('#step-heading')).toHaveText('Attachments');
   if (opts.attach) {

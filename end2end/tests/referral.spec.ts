@@ -97,7 +97,7 @@ test('with JavaScript disabled a referral can still be completed with plain form
   await page.getByTestId('continue').click();
   await expect(page.getByTestId('error-summary')).toContainText('Enter the reason for referral.');
   await expect(page.getByLabel('Clinical notes')).toHaveValue('No scripts here');
-  await page.getByLabel('Reason for referral').fill('Family history of type 2 diabetes');
+  await page.locator('#reason').fill('Family history of type 2 diabetes');
   await page.getByTestId('continue').click();
   await page.locator('#file').setInputFiles({ name: 'letter.png', mimeType: 'image/png', buffer: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]) });
   await page.getByRole('button', { name: 'Attach file' }).click();
@@ -167,7 +167,7 @@ test('every step is accessible (axe: no serious or critical violation) in an 800
   ]) {
     await expect(page.locator('#step-heading')).toHaveText(heading);
     await expectAccessible(page, label);
-    if (label === 'details') await page.getByLabel('Reason for referral').fill('Prediabetes');
+    if (label === 'details') await page.locator('#reason').fill('Prediabetes');
     if (label === 'consent') {
       await page.locator('#consent_decision-permit').check();
       await page.locator('#consent_by-patient').check();
@@ -194,7 +194,7 @@ test('inactivity: a warning, then the referral is saved and closed as not sent',
   await page.locator(`input[name="pick"][value="${DIABETES}"]`).check();
   await page.getByTestId('continue').click();
   await expect(page.locator('main[data-hydrated="true"]')).toBeVisible();
-  await page.getByLabel('Reason for referral').fill('Typed just before walking away');
+  await page.locator('#reason').fill('Typed just before walking away');
   await page.clock.fastForward('15:01');
   await expect(page.getByTestId('inactivity-dialog')).toBeVisible();
   await page.getByRole('button', { name: 'Continue working' }).click();

@@ -63,7 +63,8 @@ fn ehr_window(window: &Window) -> Option<Window> {
     if is_framed(window) {
         return window.parent().ok().flatten();
     }
-    window.opener().ok().filter(|o| !o.is_null() && !o.is_undefined()).and_then(|o| o.dyn_into::<Window>().ok())
+    // A cross-origin opener fails `instanceof Window`: take it unchecked (only postMessage is used).
+    window.opener().ok().filter(|o| !o.is_null() && !o.is_undefined()).map(|o| o.unchecked_into::<Window>())
 }
 
 /// The registered origins, the framing one first when the browser tells (`ancestorOrigins`);
