@@ -226,3 +226,38 @@ test('unsaved typing triggers the leave-page warning', async ({ browser, request
   await expect.poll(() => warned).toBe(true);
   await context.close();
 });
+
+test('with scripts, fields are checked as the clinician leaves them and follow-up fields appear when they apply', async ({ browser, request }) => {
+  const context = await browser.newContext({ viewport: { width: 800, height: 600 } });
+  const page = await context.newPage();
+  await page.goto(await createLaunch(request, { patient_id: 'pat-2' }));
+  await expect(page.locator('main[data-hydrated="true"]')).toBeVisible();
+  await page.locator(`input[name="pick"][value="${DIABETES}"]`).check();
+  await page.getByTestId('continue').click();
+  await expect(page.locator('main[data-hydrated="true"]')).toBeVisible();
+  await page.locator('#reason').focus();
+  await page.keyboard.press('Tab');
+  await expect(page.locator('#error-reason')).toHaveText('Enter the reason for referral.');
+  await expect(page.locator('#reason')).toHaveAttribute('aria-invalid', 'true');
+  await page.locator('#reason').fill('Borderline HbA1c');
+  await page.keyboard.press('Tab');
+  await expect(page.locator('#error-reason')).toBeHidden();
+  await expect(page.getByTestId('save-status')).toHaveText('Draft saved');
+  await page.getByTestId('continue').click();
+  await page.getByTestId('continue').click();
+  await expect(page.locator('#step-heading')).toHaveText('Patient consent');
+  const related = page.locator('[data-show-when="consent_by=related"]');
+  await expect(related).toBeHidden();
+  await page.locator('#consent_by-related').check();
+  await expect(related).toBeVisible();
+  await expect(page.locator('#consent_related_name')).toBeVisible();
+  await page.locator('#consent_by-patient').check();
+  await expect(related).toBeHidden();
+  // The cancel confirmation and the outcome are accessible too.
+  await page.getByTestId('cancel-referral').click();
+  await expectAccessible(page, 'cancel confirmation');
+  await page.getByTestId('confirm-cancel').click();
+  await expect(page.getByTestId('referral-abandoned')).toBeVisible();
+  await expectAccessible(page, 'not sent');
+  await context.close();
+});

@@ -53,9 +53,7 @@ fn read_form(form: &HtmlFormElement) -> ReferralForm {
         }
     }
     if let Some(pick) = data.get("pick").as_string() {
-        let (service, code) = pick.split_once("::").unwrap_or((pick.as_str(), ""));
-        out.set("service_id", service);
-        out.set("code", code);
+        out.set_pick(&pick);
     }
     out
 }

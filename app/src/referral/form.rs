@@ -117,6 +117,13 @@ impl ReferralForm {
         }
     }
 
+    /// The service step's radio value `{service_id}::{system}|{code}` into both fields.
+    pub fn set_pick(&mut self, pick: &str) {
+        let (service, code) = pick.split_once("::").unwrap_or((pick, ""));
+        self.set("service_id", service);
+        self.set("code", code);
+    }
+
     pub fn priority_or_default(&self) -> &str {
         if self.priority.is_empty() {
             "routine"
@@ -198,6 +205,15 @@ mod tests {
         assert_eq!(f.reason, "ab\nc\td");
         f.set("notes", &"x".repeat(MAX_FIELD_CHARS + 10));
         assert_eq!(f.notes.chars().count(), MAX_FIELD_CHARS);
+    }
+
+    #[test]
+    fn a_pick_names_service_and_code() {
+        let mut f = ReferralForm::default();
+        f.set_pick("svc-a::http://snomed.info/sct|123");
+        assert_eq!((f.service_id.as_str(), f.code.as_str()), ("svc-a", "http://snomed.info/sct|123"));
+        f.set_pick("svc-b");
+        assert_eq!((f.service_id.as_str(), f.code.as_str()), ("svc-b", ""));
     }
 
     #[test]

@@ -71,14 +71,19 @@ fn see_other(path: &str) -> Response {
     Redirect::to(path).into_response()
 }
 
+/// The launch and the step a step post names.
+async fn load_step(state: &AppState, launch: &str, step: &str, headers: &HeaderMap) -> Result<(Wizard, Step), PageError> {
+    let w = load(state, launch, headers).await?;
+    Ok((w, Step::from_slug(step).ok_or(PageError(AppError::BadRequest))?))
+}
+
 async fn post_step(
     State(state): State<AppState>,
     Path((launch, step)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let w = load(&state, &launch, &headers).await?;
-    let step = Step::from_slug(&step).ok_or(PageError(AppError::BadRequest))?;
+    let (w, step) = load_step(&state, &launch, &step, &headers).await?;
     Ok(see_other(&wizard::post_step(&state, &w, step, &pairs(&body)).await?))
 }
 
@@ -89,20 +94,15 @@ async fn autosave(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let w = load(&state, &launch, &headers).await?;
-    let step = Step::from_slug(&step).ok_or(PageError(AppError::BadRequest))?;
-    let pairs = pairs(&body);
-    let mut form = w.draft.as_ref().map(|d| d.form.clone()).unwrap_or_default();
-    for (k, v) in &pairs {
+    let (w, step) = load_step(&state, &launch, &step, &headers).await?;
+    let mut form: ReferralForm = w.draft.as_ref().map(|d| d.form.clone()).unwrap_or_default();
+    for (k, v) in &pairs(&body) {
         if k == "pick" && step == Step::Service {
-            let (service, code) = v.split_once("::").unwrap_or((v.as_str(), ""));
-            form.set("service_id", service);
-            form.set("code", code);
+            form.set_pick(v);
         } else {
             form.set(k, v);
         }
     }
-    let form: ReferralForm = form;
     match wizard::autosave(&state, &w, step, &form).await {
         Ok(revision) => Ok(Json(serde_json::json!({ "revision": revision })).into_response()),
         Err(AppError::LaunchUnavailable) => Ok((StatusCode::CONFLICT, Json(serde_json::json!({ "closed": true }))).into_response()),

@@ -321,11 +321,7 @@ pub async fn post_step(state: &AppState, w: &Wizard, step: Step, posted: &[(Stri
         match k.as_str() {
             "nav" => nav = Nav::parse(v),
             // The service step's radio carries both: `{service_id}::{system}|{code}`.
-            "pick" if step == Step::Service => {
-                let (service, code) = v.split_once("::").unwrap_or((v.as_str(), ""));
-                form.set("service_id", service);
-                form.set("code", code);
-            }
+            "pick" if step == Step::Service => form.set_pick(v),
             k if fields.contains(&k) => {
                 form.set(k, v);
             }
