@@ -30,7 +30,7 @@ size() { # url encoding -> bytes on the wire
 printf '%-28s %10s %10s %10s\n' "first wizard step" "raw" "gzip" "br"
 total_raw=0 total_gz=0 total_br=0
 for name in "page HTML|$page_url" "CSS|http://$APP/pkg/ereferral.css" "JS|http://$APP/pkg/ereferral.js" \
-  "WASM|http://$APP/pkg/ereferral_bg.wasm"; do
+  "WASM|http://$APP/pkg/ereferral.wasm"; do
   label=${name%%|*}; url=${name#*|}
   raw=$(size "$url" identity); gz=$(size "$url" gzip); br=$(size "$url" br)
   total_raw=$((total_raw + raw)); total_gz=$((total_gz + gz)); total_br=$((total_br + br))

@@ -1,4 +1,4 @@
-#![recursion_limit = "256"]
+#![recursion_limit = "512"]
 //! The eReferral UI, shared by server rendering (feature `ssr`) and hydration (feature `hydrate`).
 //!
 //! Pages reach server services only through [`backend::AppBackend`] (provided as context by the

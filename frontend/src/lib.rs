@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! The WASM entry point: hydrates the server-rendered page, then adds the browser-only parts that
 //! make the wizard smoother (never possible only with them: every step also works as plain HTML).
 

@@ -1,4 +1,4 @@
-#![recursion_limit = "256"]
+#![recursion_limit = "512"]
 //! The eReferral server (RMS Target): SMART EHR launch (backend-for-frontend), launch-scoped
 //! sessions, and Leptos server rendering.
 
