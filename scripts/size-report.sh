@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh >/dev/null
 export PATH="$HOME/.cargo/bin:$(pwd)/end2end/node_modules/.bin:$PATH"
+export RUSTFLAGS="--cfg erase_components" # as scripts/run.sh builds it
 cargo leptos build --release
 
 APP=127.0.0.1:3600
