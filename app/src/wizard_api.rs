@@ -51,7 +51,10 @@ pub struct WizardView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum DraftStatusView {
     Editing,
-    Submitted { referral_number: String, service_request_id: String },
+    Submitted {
+        referral_number: String,
+        service_request_id: String,
+    },
     Cancelled,
     TimedOut,
     /// The draft was resumed in a later launch.

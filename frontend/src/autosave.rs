@@ -16,7 +16,9 @@ thread_local! {
 
 pub fn install(step: &Element) {
     let Some(url) = step.get_attribute("data-autosave-url") else { return };
-    let Some(form) = dom::query("form[data-step-form]").and_then(|f| f.dyn_into::<HtmlFormElement>().ok()) else { return };
+    let Some(form) = dom::query("form[data-step-form]").and_then(|f| f.dyn_into::<HtmlFormElement>().ok()) else {
+        return;
+    };
     for event in ["input", "change"] {
         let (url, f) = (url.clone(), form.clone());
         dom::listen(&form, event, move |_| {

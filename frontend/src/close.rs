@@ -18,7 +18,8 @@ pub fn install(request: &Element) {
     let service_request = attr("data-service-request");
     let handle = attr("data-messaging-handle");
     let messaging_origin = attr("data-messaging-origin");
-    let origins: Vec<String> = attr("data-ehr-origins").map(|o| o.split_whitespace().map(str::to_string).collect()).unwrap_or_default();
+    let origins: Vec<String> =
+        attr("data-ehr-origins").map(|o| o.split_whitespace().map(str::to_string).collect()).unwrap_or_default();
     let return_url = attr("data-return-url");
 
     let window = dom::window();
@@ -39,7 +40,11 @@ pub fn install(request: &Element) {
             }
             dom::set_text(
                 "close-status",
-                if in_tab { "You can close this tab." } else { "Your EHR has been asked to close this window. If it stays open, you can close it." },
+                if in_tab {
+                    "You can close this tab."
+                } else {
+                    "Your EHR has been asked to close this window. If it stays open, you can close it."
+                },
             );
             return;
         }
@@ -93,7 +98,12 @@ fn send_ui_done(target: &Window, handle: &str, origin: &str, in_tab: bool) {
     let message_id = js_sys::Reflect::get(&js_sys::global(), &"crypto".into())
         .ok()
         .and_then(|c| c.dyn_into::<Object>().ok())
-        .and_then(|c| Reflect::get(&c, &"randomUUID".into()).ok().and_then(|f| f.dyn_into::<js_sys::Function>().ok()).map(|f| (c, f)))
+        .and_then(|c| {
+            Reflect::get(&c, &"randomUUID".into())
+                .ok()
+                .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+                .map(|f| (c, f))
+        })
         .and_then(|(c, f)| f.call0(&c).ok())
         .and_then(|v| v.as_string())
         .unwrap_or_else(|| format!("ui-done-{}", js_sys::Date::now()));
@@ -118,7 +128,13 @@ fn send_ui_done(target: &Window, handle: &str, origin: &str, in_tab: bool) {
             "close-status",
             match status.as_deref() {
                 Some("success") => "Your EHR is closing this window.",
-                _ => if in_tab { "You can close this tab." } else { "You can close this window." },
+                _ => {
+                    if in_tab {
+                        "You can close this tab."
+                    } else {
+                        "You can close this window."
+                    }
+                }
             },
         );
     });

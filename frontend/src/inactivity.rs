@@ -67,9 +67,10 @@ fn time_out() {
     wasm_bindgen_futures::spawn_local(async {
         // Save what was typed first, so "nothing typed is lost" holds for a timeout too.
         if unsaved::is_dirty() {
-            if let (Some(url), Some(form)) =
-                (dom::query(".step[data-autosave-url]").and_then(|s| s.get_attribute("data-autosave-url")), autosave::step_form())
-            {
+            if let (Some(url), Some(form)) = (
+                dom::query(".step[data-autosave-url]").and_then(|s| s.get_attribute("data-autosave-url")),
+                autosave::step_form(),
+            ) {
                 autosave::save_now(&url, &form).await;
             }
         }

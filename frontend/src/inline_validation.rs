@@ -18,7 +18,9 @@ thread_local! {
 
 pub fn install(step_el: &Element) {
     let Some(step) = step_el.get_attribute("data-step").and_then(|s| Step::from_slug(&s)) else { return };
-    let Some(form) = dom::query("form[data-step-form]").and_then(|f| f.dyn_into::<HtmlFormElement>().ok()) else { return };
+    let Some(form) = dom::query("form[data-step-form]").and_then(|f| f.dyn_into::<HtmlFormElement>().ok()) else {
+        return;
+    };
     let flag = |name: &str| step_el.get_attribute(name).is_some_and(|v| v == "true");
     let ctx = ValidationContext {
         today: step_el.get_attribute("data-today").unwrap_or_default(),
@@ -35,7 +37,9 @@ pub fn install(step_el: &Element) {
     for event in ["focusout", "change"] {
         let (f, ctx) = (form.clone(), ctx.clone());
         dom::listen(&form, event, move |ev| {
-            if let Some(name) = ev.target().and_then(|t| t.dyn_into::<Element>().ok()).and_then(|e| e.get_attribute("name")) {
+            if let Some(name) =
+                ev.target().and_then(|t| t.dyn_into::<Element>().ok()).and_then(|e| e.get_attribute("name"))
+            {
                 TOUCHED.with(|t| t.borrow_mut().insert(name));
             }
             show_conditional(&f);

@@ -373,11 +373,14 @@ impl Config {
         }
         let r = &self.referral;
         if r.draft_ttl_secs == 0 || r.max_attachment_bytes == 0 {
-            return Err(ConfigError::Invalid("referral.draft_ttl_secs and max_attachment_bytes must be greater than zero".into()));
+            return Err(ConfigError::Invalid(
+                "referral.draft_ttl_secs and max_attachment_bytes must be greater than zero".into(),
+            ));
         }
         if r.inactivity_warn_secs == 0 || r.inactivity_timeout_secs <= r.inactivity_warn_secs {
             return Err(ConfigError::Invalid(
-                "referral.inactivity_timeout_secs must be greater than inactivity_warn_secs, and both above zero".into(),
+                "referral.inactivity_timeout_secs must be greater than inactivity_warn_secs, and both above zero"
+                    .into(),
             ));
         }
         Ok(())

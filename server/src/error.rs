@@ -141,7 +141,9 @@ impl IntoResponse for PageError {
         let (status, title) = match self.0 {
             AppError::LaunchUnavailable => (StatusCode::GONE, "This referral is not available here"),
             AppError::BadRequest => (StatusCode::BAD_REQUEST, "The form could not be read"),
-            AppError::Internal | AppError::Transport(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side"),
+            AppError::Internal | AppError::Transport(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side")
+            }
         };
         let mut response = (status, Html(error_page(title, &self.0.to_string()))).into_response();
         response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -1,8 +1,8 @@
 //! Shared application state handed to every handler.
 
 use crate::{
-    config::Config,
-    directory::Directory, db::Db, http::security_headers::SecurityHeaders, session::crypto::TokenCipher, smart::SmartClient,
+    config::Config, db::Db, directory::Directory, http::security_headers::SecurityHeaders,
+    session::crypto::TokenCipher, smart::SmartClient,
 };
 use leptos::config::LeptosOptions;
 use std::sync::Arc;

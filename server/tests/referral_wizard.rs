@@ -51,9 +51,16 @@ async fn a_referral_completes_with_plain_form_posts_and_is_stored_whole() {
 
     assert_eq!(count(&env, "SELECT COUNT(*) FROM referrals").await, 1);
     assert_eq!(count(&env, "SELECT COUNT(*) FROM referral_documents").await, 1);
-    assert_eq!(count(&env, "SELECT COUNT(*) FROM outbox WHERE event = 'notify-add-service-request' AND status = 'pending'").await, 1);
+    assert_eq!(
+        count(&env, "SELECT COUNT(*) FROM outbox WHERE event = 'notify-add-service-request' AND status = 'pending'")
+            .await,
+        1
+    );
     let (sr, task, consent): (String, String, String) =
-        sqlx::query_as("SELECT service_request_json, task_json, consent_json FROM referrals").fetch_one(&env.state.db).await.unwrap();
+        sqlx::query_as("SELECT service_request_json, task_json, consent_json FROM referrals")
+            .fetch_one(&env.state.db)
+            .await
+            .unwrap();
     let sr: Value = serde_json::from_str(&sr).unwrap();
     let task: Value = serde_json::from_str(&task).unwrap();
     let consent: Value = serde_json::from_str(&consent).unwrap();
@@ -65,7 +72,8 @@ async fn a_referral_completes_with_plain_form_posts_and_is_stored_whole() {
     assert_eq!(sr["requester"]["reference"], "Practitioner/prac-1");
     assert_eq!(task["status"], "requested");
     assert_eq!(consent["provision"]["type"], "permit");
-    let infos: Vec<&str> = sr["supportingInfo"].as_array().unwrap().iter().map(|r| r["reference"].as_str().unwrap()).collect();
+    let infos: Vec<&str> =
+        sr["supportingInfo"].as_array().unwrap().iter().map(|r| r["reference"].as_str().unwrap()).collect();
     assert_eq!(infos.len(), 2, "the Consent and the attachment's DocumentReference");
     // After submission the wizard is closed: posts land on the outcome.
     let to = l.post_see_other(&env, "/do/step/details", &[("reason", "changed"), ("nav", "next")]).await;
@@ -77,7 +85,8 @@ async fn a_double_submit_creates_one_referral() {
     let env = start().await;
     let (l, _) = launched(&env, launch_request("pat-2", "Practitioner/prac-1")).await;
     fill_valid_referral(&env, &l).await;
-    let (a, b, c) = tokio::join!(l.post(&env, "/do/submit", &[]), l.post(&env, "/do/submit", &[]), l.post(&env, "/do/submit", &[]));
+    let (a, b, c) =
+        tokio::join!(l.post(&env, "/do/submit", &[]), l.post(&env, "/do/submit", &[]), l.post(&env, "/do/submit", &[]));
     for r in [a, b, c] {
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
         assert!(r.headers()["location"].to_str().unwrap().ends_with("/done"));
@@ -92,7 +101,13 @@ async fn a_double_submit_creates_one_referral() {
 async fn invalid_input_is_kept_and_explained_next_to_its_field() {
     let env = start().await;
     let (l, _) = launched(&env, launch_request("pat-1", "Practitioner/prac-1")).await;
-    let to = l.post_see_other(&env, "/do/step/details", &[("reason", "  "), ("notes", "Takes metformin <500 mg>"), ("nav", "next")]).await;
+    let to = l
+        .post_see_other(
+            &env,
+            "/do/step/details",
+            &[("reason", "  "), ("notes", "Takes metformin <500 mg>"), ("nav", "next")],
+        )
+        .await;
     assert!(to.ends_with("/details#field-reason"), "{to}");
     let (_, page) = l.get(&env, "/details").await;
     assert!(page.contains("Enter the reason for referral."));
@@ -100,7 +115,9 @@ async fn invalid_input_is_kept_and_explained_next_to_its_field() {
     assert!(page.contains("Takes metformin &lt;500 mg&gt;</textarea>"), "what was typed is kept (and escaped)");
     assert!(page.contains("data-testid=\"error-summary\""));
     // Going back with the same invalid input still keeps it.
-    let to = l.post_see_other(&env, "/do/step/details", &[("reason", ""), ("notes", "Second thoughts"), ("nav", "back")]).await;
+    let to = l
+        .post_see_other(&env, "/do/step/details", &[("reason", ""), ("notes", "Second thoughts"), ("nav", "back")])
+        .await;
     assert!(to.ends_with("/service"));
     let (_, page) = l.get(&env, "/details").await;
     assert!(page.contains("Second thoughts"));
@@ -108,7 +125,8 @@ async fn invalid_input_is_kept_and_explained_next_to_its_field() {
     let to = l.post_see_other(&env, "/do/step/details", &[("reason", ""), ("nav", "goto:review")]).await;
     assert!(to.contains("/details"), "{to}");
     // Text cannot break out of its field.
-    l.post_see_other(&env, "/do/step/details", &[("reason", "</textarea><b id=\"injected\">x</b>"), ("nav", "back")]).await;
+    l.post_see_other(&env, "/do/step/details", &[("reason", "</textarea><b id=\"injected\">x</b>"), ("nav", "back")])
+        .await;
     let (_, page) = l.get(&env, "/details").await;
     assert!(!page.contains("<b id=\"injected\">"));
 }
@@ -117,14 +135,26 @@ async fn invalid_input_is_kept_and_explained_next_to_its_field() {
 async fn the_chosen_service_must_accept_referrals_and_offer_the_code() {
     let env = start().await;
     let (l, body) = launched(&env, launch_request("pat-1", "Practitioner/prac-1")).await;
-    let item = body.split("<li ").find(|li| li.contains("class=\"service closed\"")).expect("a closed service is listed");
-    let closed = item.split("data-testid=\"service-").nth(1).and_then(|rest| rest.split('"').next()).unwrap().to_string();
-    let to = l.post_see_other(&env, "/do/step/service", &[("pick", &format!("{closed}::http://snomed.info/sct|1")), ("nav", "next")]).await;
+    let item =
+        body.split("<li ").find(|li| li.contains("class=\"service closed\"")).expect("a closed service is listed");
+    let closed =
+        item.split("data-testid=\"service-").nth(1).and_then(|rest| rest.split('"').next()).unwrap().to_string();
+    let to = l
+        .post_see_other(
+            &env,
+            "/do/step/service",
+            &[("pick", &format!("{closed}::http://snomed.info/sct|1")), ("nav", "next")],
+        )
+        .await;
     assert!(to.contains("/service#field-service_id"), "{to}");
     let (_, page) = l.get(&env, "/service").await;
     assert!(page.contains("is not accepting referrals at the moment"));
     let to = l
-        .post_see_other(&env, "/do/step/service", &[("pick", "svc-diabetes-prevention::http://snomed.info/sct|000"), ("nav", "next")])
+        .post_see_other(
+            &env,
+            "/do/step/service",
+            &[("pick", "svc-diabetes-prevention::http://snomed.info/sct|000"), ("nav", "next")],
+        )
         .await;
     assert!(to.contains("#field-code"), "{to}");
 }
@@ -166,7 +196,12 @@ async fn a_refused_consent_blocks_sending() {
     let env = start().await;
     let (l, _) = launched(&env, launch_request("pat-1", "Practitioner/prac-1")).await;
     fill_valid_referral(&env, &l).await;
-    l.post_see_other(&env, "/do/step/consent", &[("consent_decision", "deny"), ("consent_by", "patient"), ("consent_date", "2026-11-01")]).await;
+    l.post_see_other(
+        &env,
+        "/do/step/consent",
+        &[("consent_decision", "deny"), ("consent_by", "patient"), ("consent_date", "2026-11-01")],
+    )
+    .await;
     let (_, review) = l.get(&env, "/review").await;
     assert!(review.contains("data-testid=\"submit-blockers\""));
     assert!(review.contains("has not agreed"));
@@ -184,7 +219,12 @@ async fn a_related_person_can_give_consent() {
         .post_see_other(
             &env,
             "/do/step/consent",
-            &[("consent_decision", "permit"), ("consent_by", "related"), ("consent_date", "2026-11-01"), ("nav", "next")],
+            &[
+                ("consent_decision", "permit"),
+                ("consent_by", "related"),
+                ("consent_date", "2026-11-01"),
+                ("nav", "next"),
+            ],
         )
         .await;
     assert!(to.contains("/consent#field-consent_related_name"), "{to}");
@@ -202,7 +242,8 @@ async fn a_related_person_can_give_consent() {
     )
     .await;
     l.post_see_other(&env, "/do/submit", &[]).await;
-    let consent: String = sqlx::query_scalar("SELECT consent_json FROM referrals").fetch_one(&env.state.db).await.unwrap();
+    let consent: String =
+        sqlx::query_scalar("SELECT consent_json FROM referrals").fetch_one(&env.state.db).await.unwrap();
     let consent: Value = serde_json::from_str(&consent).unwrap();
     assert_eq!(consent["contained"][0]["resourceType"], "RelatedPerson");
     assert_eq!(consent["contained"][0]["name"][0]["text"], "Fiona O'Brien");
@@ -296,7 +337,8 @@ async fn the_ehrs_draft_prefills_the_referral() {
     assert!(details.contains("Prediabetes, HbA1c 6.2% (2026-10-20)"));
     assert!(details.contains("Patient prefers French-language programs."));
     fill_consent_and_submit_from(&env, &l).await;
-    let sr: String = sqlx::query_scalar("SELECT service_request_json FROM referrals").fetch_one(&env.state.db).await.unwrap();
+    let sr: String =
+        sqlx::query_scalar("SELECT service_request_json FROM referrals").fetch_one(&env.state.db).await.unwrap();
     let sr: Value = serde_json::from_str(&sr).unwrap();
     let ids: Vec<&str> = sr["identifier"].as_array().unwrap().iter().filter_map(|i| i["value"].as_str()).collect();
     assert!(ids.contains(&"EHR-SR-000123"), "the EHR draft's identifier is echoed: {ids:?}");
@@ -324,16 +366,23 @@ async fn a_delegate_must_name_the_authorizing_clinician() {
         .post_see_other(
             &env,
             "/do/step/routing",
-            &[("authorizer", "other"), ("authorizer_name", "Dr. Rajesh Patel"), ("authorizer_licence", "CPSO 12345"), ("nav", "next")],
+            &[
+                ("authorizer", "other"),
+                ("authorizer_name", "Dr. Rajesh Patel"),
+                ("authorizer_licence", "CPSO 12345"),
+                ("nav", "next"),
+            ],
         )
         .await;
     assert!(to.ends_with("/review"), "{to}");
     l.post_see_other(&env, "/do/submit", &[]).await;
-    let sr: String = sqlx::query_scalar("SELECT service_request_json FROM referrals").fetch_one(&env.state.db).await.unwrap();
+    let sr: String =
+        sqlx::query_scalar("SELECT service_request_json FROM referrals").fetch_one(&env.state.db).await.unwrap();
     let sr: Value = serde_json::from_str(&sr).unwrap();
     assert_eq!(sr["requester"]["display"], "Dr. Rajesh Patel");
     assert_eq!(sr["requester"]["identifier"]["value"], "CPSO 12345");
-    let submitter = sr["extension"].as_array().unwrap().iter().find(|e| e["url"].as_str().unwrap().ends_with("/submitter"));
+    let submitter =
+        sr["extension"].as_array().unwrap().iter().find(|e| e["url"].as_str().unwrap().ends_with("/submitter"));
     assert_eq!(submitter.unwrap()["valueReference"]["reference"], "PractitionerRole/role-3");
 }
 
@@ -366,7 +415,10 @@ async fn attachments_are_checked_by_content_size_and_number() {
     let (_, page) = l.get(&env, "/attachments").await;
     assert!(page.contains("at most 2 attachments"));
     assert_eq!(count(&env, "SELECT COUNT(*) FROM draft_attachments").await, 2);
-    let id: String = sqlx::query_scalar("SELECT id FROM draft_attachments WHERE filename = 'a.pdf'").fetch_one(&env.state.db).await.unwrap();
+    let id: String = sqlx::query_scalar("SELECT id FROM draft_attachments WHERE filename = 'a.pdf'")
+        .fetch_one(&env.state.db)
+        .await
+        .unwrap();
     l.post_see_other(&env, &format!("/do/detach/{id}"), &[]).await;
     assert_eq!(count(&env, "SELECT COUNT(*) FROM draft_attachments").await, 1);
 }
@@ -375,7 +427,9 @@ async fn attachments_are_checked_by_content_size_and_number() {
 async fn autosave_keeps_typing_without_moving_and_stops_once_sent() {
     let env = start().await;
     let (l, _) = launched(&env, launch_request("pat-1", "Practitioner/prac-1")).await;
-    let r = l.post(&env, "/do/autosave/details", &[("reason", "Typed but not submitted"), ("notes", "half a thought")]).await;
+    let r = l
+        .post(&env, "/do/autosave/details", &[("reason", "Typed but not submitted"), ("notes", "half a thought")])
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["revision"], 1);

@@ -143,12 +143,8 @@ fn clean(value: &str) -> String {
 /// `(code, label)` choices, in the order shown.
 pub type Choices = &'static [(&'static str, &'static str)];
 
-pub const PRIORITIES: Choices = &[
-    ("routine", "Routine"),
-    ("urgent", "Urgent"),
-    ("asap", "As soon as possible"),
-    ("stat", "Immediately (stat)"),
-];
+pub const PRIORITIES: Choices =
+    &[("routine", "Routine"), ("urgent", "Urgent"), ("asap", "As soon as possible"), ("stat", "Immediately (stat)")];
 
 /// Who gave consent when it is not the patient: HL7 v3 RoleCode.
 pub const RELATIONSHIPS: Choices = &[

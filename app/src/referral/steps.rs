@@ -17,7 +17,8 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 6] = [Step::Service, Step::Details, Step::Attachments, Step::Consent, Step::Routing, Step::Review];
+    pub const ALL: [Step; 6] =
+        [Step::Service, Step::Details, Step::Attachments, Step::Consent, Step::Routing, Step::Review];
 
     /// The URL segment: `/l/{launch}/{slug}`.
     pub fn slug(self) -> &'static str {
@@ -84,7 +85,9 @@ impl Step {
                 "consent_related_relationship",
                 "consent_date",
             ],
-            Step::Routing => &["routing", "routing_note", "patient_location", "authorizer", "authorizer_name", "authorizer_licence"],
+            Step::Routing => {
+                &["routing", "routing_note", "patient_location", "authorizer", "authorizer_name", "authorizer_licence"]
+            }
         }
     }
 }

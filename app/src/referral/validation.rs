@@ -53,7 +53,10 @@ pub fn validate_step(step: Step, f: &ReferralForm, ctx: &ValidationContext) -> V
                 e.push(too_long("reason", "the reason", MAX_REASON_CHARS, reason));
             }
             if !f.priority.is_empty() && label_of(PRIORITIES, &f.priority).is_none() {
-                e.push(FieldError::new("priority", "Choose a priority: routine, urgent, as soon as possible, or immediately."));
+                e.push(FieldError::new(
+                    "priority",
+                    "Choose a priority: routine, urgent, as soon as possible, or immediately.",
+                ));
             }
             if f.notes.trim().chars().count() > MAX_NOTES_CHARS {
                 e.push(too_long("notes", "the clinical notes", MAX_NOTES_CHARS, f.notes.trim()));
@@ -63,14 +66,19 @@ pub fn validate_step(step: Step, f: &ReferralForm, ctx: &ValidationContext) -> V
         Step::Consent => {
             match f.consent_decision.as_str() {
                 "permit" | "deny" => {}
-                "" => e.push(FieldError::new("consent_decision", "Record whether the patient agrees to this referral.")),
+                "" => {
+                    e.push(FieldError::new("consent_decision", "Record whether the patient agrees to this referral."))
+                }
                 _ => e.push(FieldError::new("consent_decision", "Choose either “agrees” or “does not agree”.")),
             }
             match f.consent_by.as_str() {
                 "patient" => {}
                 "related" => {
                     if f.consent_related_name.trim().is_empty() {
-                        e.push(FieldError::new("consent_related_name", "Enter the name of the person who gave consent."));
+                        e.push(FieldError::new(
+                            "consent_related_name",
+                            "Enter the name of the person who gave consent.",
+                        ));
                     } else if f.consent_related_name.trim().chars().count() > MAX_SHORT_CHARS {
                         e.push(too_long("consent_related_name", "the name", MAX_SHORT_CHARS, &f.consent_related_name));
                     }
@@ -87,7 +95,9 @@ pub fn validate_step(step: Step, f: &ReferralForm, ctx: &ValidationContext) -> V
                 None if f.consent_date.trim().is_empty() => {
                     e.push(FieldError::new("consent_date", "Enter the date consent was given."))
                 }
-                None => e.push(FieldError::new("consent_date", "Enter the date as year-month-day, for example 2026-03-14.")),
+                None => {
+                    e.push(FieldError::new("consent_date", "Enter the date as year-month-day, for example 2026-03-14."))
+                }
                 Some(d) if parse_date(&ctx.today).is_some_and(|today| d > today) => {
                     e.push(FieldError::new("consent_date", "The consent date cannot be in the future."))
                 }

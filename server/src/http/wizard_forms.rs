@@ -18,11 +18,11 @@ use app::{
     referral::{form::ReferralForm, steps::Step, validation::FieldError},
 };
 use axum::{
+    body::Bytes,
     extract::{DefaultBodyLimit, Multipart, Path, State},
     http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
     routing::post,
-    body::Bytes,
     Json, Router,
 };
 
@@ -49,7 +49,11 @@ fn pairs(body: &Bytes) -> Vec<(String, String)> {
 /// Refuses posts from other sites (CSRF): a browser names the page's origin in `Origin` and
 /// `Sec-Fetch-Site`; ours must match the app's public origin.
 fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), PageError> {
-    if headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).is_some_and(|v| v == "cross-site" || v == "same-site") {
+    if headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == "cross-site" || v == "same-site")
+    {
         tracing::warn!("form post refused: Sec-Fetch-Site is not same-origin");
         return Err(PageError(AppError::BadRequest));
     }
@@ -72,7 +76,12 @@ fn see_other(path: &str) -> Response {
 }
 
 /// The launch and the step a step post names.
-async fn load_step(state: &AppState, launch: &str, step: &str, headers: &HeaderMap) -> Result<(Wizard, Step), PageError> {
+async fn load_step(
+    state: &AppState,
+    launch: &str,
+    step: &str,
+    headers: &HeaderMap,
+) -> Result<(Wizard, Step), PageError> {
     let w = load(state, launch, headers).await?;
     Ok((w, Step::from_slug(step).ok_or(PageError(AppError::BadRequest))?))
 }
@@ -105,7 +114,9 @@ async fn autosave(
     }
     match wizard::autosave(&state, &w, step, &form).await {
         Ok(revision) => Ok(Json(serde_json::json!({ "revision": revision })).into_response()),
-        Err(AppError::LaunchUnavailable) => Ok((StatusCode::CONFLICT, Json(serde_json::json!({ "closed": true }))).into_response()),
+        Err(AppError::LaunchUnavailable) => {
+            Ok((StatusCode::CONFLICT, Json(serde_json::json!({ "closed": true }))).into_response())
+        }
         Err(e) => Err(PageError(e)),
     }
 }
@@ -142,7 +153,10 @@ async fn attach(
             Ok(None) => break,
             Err(e) => {
                 tracing::warn!(error = %e, "attachment upload refused");
-                problem = Some(AttachmentError::TooLarge { name: "The file".into(), max_mb: limits.max_bytes.div_ceil(1024 * 1024) });
+                problem = Some(AttachmentError::TooLarge {
+                    name: "The file".into(),
+                    max_mb: limits.max_bytes.div_ceil(1024 * 1024),
+                });
                 break;
             }
         }
@@ -177,9 +191,17 @@ async fn detach(
     let w = load(&state, &launch, &headers).await?;
     let Some(draft) = w.editing() else { return Ok(see_other(&done_path(&launch))) };
     attachments::remove(&state.db, &draft.id, &attachment).await.map_err(db_error("attachment delete failed"))?;
-    drafts::save(&state.db, &draft.id, &draft.form, Step::Attachments, &[], now_unix(), state.config.referral.draft_ttl_secs)
-        .await
-        .map_err(|e| PageError(wizard::internal("draft save failed")(&e)))?;
+    drafts::save(
+        &state.db,
+        &draft.id,
+        &draft.form,
+        Step::Attachments,
+        &[],
+        now_unix(),
+        state.config.referral.draft_ttl_secs,
+    )
+    .await
+    .map_err(|e| PageError(wizard::internal("draft save failed")(&e)))?;
     Ok(see_other(&step_path(&launch, Step::Attachments)))
 }
 
@@ -232,7 +254,11 @@ async fn resume(
 }
 
 /// "Start a new referral": keep this launch's own draft and stop offering the old one.
-async fn fresh(State(state): State<AppState>, Path(launch): Path<String>, headers: HeaderMap) -> Result<Response, PageError> {
+async fn fresh(
+    State(state): State<AppState>,
+    Path(launch): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
     let w = load(&state, &launch, &headers).await?;
     if let Some(d) = w.editing() {
         drafts::save(&state.db, &d.id, &d.form, d.step, &[], now_unix(), state.config.referral.draft_ttl_secs)

@@ -54,7 +54,12 @@ pub fn clean_filename(raw: &str) -> String {
 }
 
 /// Checks an upload against the limits; returns its clean name and real content type.
-pub fn check(raw_name: &str, bytes: &[u8], limits: Limits, existing: u32) -> Result<(String, &'static str), AttachmentError> {
+pub fn check(
+    raw_name: &str,
+    bytes: &[u8],
+    limits: Limits,
+    existing: u32,
+) -> Result<(String, &'static str), AttachmentError> {
     let name = clean_filename(raw_name);
     if raw_name.is_empty() && bytes.is_empty() {
         return Err(AttachmentError::NoFile);
@@ -98,8 +103,10 @@ pub async fn list(db: &Db, draft_id: &str) -> Result<Vec<AttachmentRow>, sqlx::E
 }
 
 pub async fn count(db: &Db, draft_id: &str) -> Result<u32, sqlx::Error> {
-    let n: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM draft_attachments WHERE draft_id = ?").bind(draft_id).fetch_one(db).await?;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM draft_attachments WHERE draft_id = ?")
+        .bind(draft_id)
+        .fetch_one(db)
+        .await?;
     Ok(n as u32)
 }
 
@@ -162,7 +169,10 @@ mod tests {
         assert_eq!(check("", b"", LIMITS, 0), Err(AttachmentError::NoFile));
         assert_eq!(check("a.pdf", b"", LIMITS, 0), Err(AttachmentError::Empty("a.pdf".into())));
         let big = [b"%PDF-".as_slice(), &[0u8; 1024]].concat();
-        assert_eq!(check("big.pdf", &big, LIMITS, 0), Err(AttachmentError::TooLarge { name: "big.pdf".into(), max_mb: 1 }));
+        assert_eq!(
+            check("big.pdf", &big, LIMITS, 0),
+            Err(AttachmentError::TooLarge { name: "big.pdf".into(), max_mb: 1 })
+        );
         assert_eq!(check("a.pdf", b"%PDF-1", LIMITS, 2), Err(AttachmentError::TooMany(2)));
     }
 

@@ -126,7 +126,9 @@ pub async fn get_or_create(
     .bind(now + ttl as i64)
     .execute(db)
     .await?;
-    for_session(db, &owner.session_id).await?.ok_or_else(|| DraftError::Corrupt(owner.session_id.clone(), "vanished".into()))
+    for_session(db, &owner.session_id)
+        .await?
+        .ok_or_else(|| DraftError::Corrupt(owner.session_id.clone(), "vanished".into()))
 }
 
 /// Saves the form, step and errors of an editing draft; `false` when the draft is no longer being

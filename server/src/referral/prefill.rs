@@ -30,7 +30,8 @@ pub fn initial_form(source_draft: Option<&Value>, directory: &Directory, delegat
         // The requested code picks the service when exactly one service offers it.
         let codings = d.pointer("/code/coding").and_then(Value::as_array).cloned().unwrap_or_default();
         for c in &codings {
-            let (Some(system), Some(code)) = (c.get("system").and_then(Value::as_str), c.get("code").and_then(Value::as_str))
+            let (Some(system), Some(code)) =
+                (c.get("system").and_then(Value::as_str), c.get("code").and_then(Value::as_str))
             else {
                 continue;
             };

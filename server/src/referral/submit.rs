@@ -31,7 +31,10 @@ pub enum SubmitOutcome {
 
 /// `(referral number, ServiceRequest id)` of the referral made from draft `draft_id`, if any.
 pub async fn referral_for_draft(db: &Db, draft_id: &str) -> Result<Option<(String, String)>, sqlx::Error> {
-    sqlx::query_as("SELECT referral_number, id FROM referrals WHERE draft_id = ?").bind(draft_id).fetch_optional(db).await
+    sqlx::query_as("SELECT referral_number, id FROM referrals WHERE draft_id = ?")
+        .bind(draft_id)
+        .fetch_optional(db)
+        .await
 }
 
 /// A referral number a clinician can read out on the phone: `ER-` and 8 characters from an
@@ -80,9 +83,17 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
     let ctx = w.validation(state);
     if let Some((step, _)) = blockers(form, &ctx, &state.directory).first() {
         let errors = step_errors(*step, form, &ctx, &state.directory);
-        super::drafts::save(&state.db, &draft.id, form, *step, &errors, now_unix(), state.config.referral.draft_ttl_secs)
-            .await
-            .map_err(|e| super::wizard::internal("draft save failed")(&e))?;
+        super::drafts::save(
+            &state.db,
+            &draft.id,
+            form,
+            *step,
+            &errors,
+            now_unix(),
+            state.config.referral.draft_ttl_secs,
+        )
+        .await
+        .map_err(|e| super::wizard::internal("draft save failed")(&e))?;
         return Ok(SubmitOutcome::Incomplete(step_path(&w.session.id, *step)));
     }
     let Some((service, code)) = state.directory.offering(&form.service_id, &form.code) else {
@@ -127,7 +138,12 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
         requester: requester(form, w),
         submitter: submitter(w),
         source_draft: w.source_draft.as_ref(),
-        intent: w.context.intent.as_deref().filter(|i| *i == "order" || *i == "plan" || *i == "proposal").unwrap_or("order"),
+        intent: w
+            .context
+            .intent
+            .as_deref()
+            .filter(|i| *i == "order" || *i == "plan" || *i == "proposal")
+            .unwrap_or("order"),
         authored_on: &authored_on,
         attachments: &metas,
     };
@@ -151,7 +167,8 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
         return existing(state, &draft.id).await;
     }
     let task_status = built.task.get("status").and_then(Value::as_str).unwrap_or("requested").to_string();
-    let business = built.task.pointer("/businessStatus/coding/0/code").and_then(Value::as_str).unwrap_or("2.0").to_string();
+    let business =
+        built.task.pointer("/businessStatus/coding/0/code").and_then(Value::as_str).unwrap_or("2.0").to_string();
     sqlx::query(
         "INSERT INTO referrals (id, referral_number, draft_id, session_id, ehr_id, patient_id, service_id, task_id, task_status, \
          business_status, service_request_json, task_json, consent_json, patient_json, user_json, created_at) \
@@ -207,7 +224,10 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
 }
 
 async fn existing(state: &AppState, draft_id: &str) -> Result<SubmitOutcome, AppError> {
-    match referral_for_draft(&state.db, draft_id).await.map_err(|e| super::wizard::internal("referral lookup failed")(&e))? {
+    match referral_for_draft(&state.db, draft_id)
+        .await
+        .map_err(|e| super::wizard::internal("referral lookup failed")(&e))?
+    {
         Some((referral_number, service_request_id)) => {
             Ok(SubmitOutcome::Sent { referral_number, service_request_id, created: false })
         }

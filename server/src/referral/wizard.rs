@@ -24,9 +24,7 @@ use app::{
         steps::{after_post, Nav, Step},
         validation::{submit_blocker, validate_step, FieldError, ValidationContext},
     },
-    wizard_api::{
-        AttachmentView, CloseView, DraftStatusView, ResumeOffer, ServiceOption, ServiceSearch, WizardView,
-    },
+    wizard_api::{AttachmentView, CloseView, DraftStatusView, ResumeOffer, ServiceOption, ServiceSearch, WizardView},
 };
 use axum::http::HeaderMap;
 use serde_json::Value;
@@ -167,10 +165,8 @@ pub fn step_errors(step: Step, form: &ReferralForm, ctx: &ValidationContext, dir
 
 /// Every step's completeness, in [`Step::ALL`] order (review is complete when all others are).
 pub fn completeness(form: &ReferralForm, ctx: &ValidationContext, directory: &Directory) -> Vec<bool> {
-    let mut done: Vec<bool> = Step::ALL
-        .iter()
-        .map(|s| *s == Step::Review || step_errors(*s, form, ctx, directory).is_empty())
-        .collect();
+    let mut done: Vec<bool> =
+        Step::ALL.iter().map(|s| *s == Step::Review || step_errors(*s, form, ctx, directory).is_empty()).collect();
     let all = done.iter().all(|d| *d);
     if let Some(last) = done.last_mut() {
         *last = all;
@@ -244,7 +240,11 @@ pub async fn view(
     // Errors belong to the step they were found on.
     let errors = if step == draft_step { errors } else { vec![] };
     let services = if step == Step::Service {
-        let q = Query { text: search.text.clone(), category: search.category.clone(), accepting_only: search.accepting_only };
+        let q = Query {
+            text: search.text.clone(),
+            category: search.category.clone(),
+            accepting_only: search.accepting_only,
+        };
         directory.search(&q).into_iter().map(service_option).collect()
     } else {
         vec![]
@@ -255,16 +255,17 @@ pub async fn view(
     };
     let resume = match (&w.draft, step) {
         (Some(d), Step::Service) if d.status == DraftStatus::Editing && d.revision == 0 => {
-            drafts::resumable(&state.db, &w.owner, now_unix()).await.map_err(log_internal("resumable lookup failed"))?.map(
-                |r| ResumeOffer {
+            drafts::resumable(&state.db, &w.owner, now_unix())
+                .await
+                .map_err(log_internal("resumable lookup failed"))?
+                .map(|r| ResumeOffer {
                     service_name: directory.get(&r.form.service_id).map(|s| s.name.clone()),
                     reason_preview: (!r.form.reason.trim().is_empty())
                         .then(|| r.form.reason.trim().chars().take(80).collect()),
                     draft_id: r.id,
                     updated_at: r.updated_at,
                     attachments: r.attachments,
-                },
-            )
+                })
         }
         _ => None,
     };
@@ -310,7 +311,12 @@ pub async fn view(
 }
 
 /// Applies a posted step: keeps what was typed, validates, and returns where to go next.
-pub async fn post_step(state: &AppState, w: &Wizard, step: Step, posted: &[(String, String)]) -> Result<String, AppError> {
+pub async fn post_step(
+    state: &AppState,
+    w: &Wizard,
+    step: Step,
+    posted: &[(String, String)],
+) -> Result<String, AppError> {
     let Some(draft) = w.editing() else {
         return Ok(done_path(&w.session.id));
     };
@@ -332,9 +338,10 @@ pub async fn post_step(state: &AppState, w: &Wizard, step: Step, posted: &[(Stri
     let errors = step_errors(step, &form, &ctx, &state.directory);
     let next = after_post(step, nav, &errors);
     let kept_errors = if next == step { errors } else { vec![] };
-    let saved = drafts::save(&state.db, &draft.id, &form, next, &kept_errors, now_unix(), state.config.referral.draft_ttl_secs)
-        .await
-        .map_err(log_internal("draft save failed"))?;
+    let saved =
+        drafts::save(&state.db, &draft.id, &form, next, &kept_errors, now_unix(), state.config.referral.draft_ttl_secs)
+            .await
+            .map_err(log_internal("draft save failed"))?;
     if !saved {
         return Ok(done_path(&w.session.id));
     }

@@ -12,7 +12,11 @@ pub fn well_formed(id: &str) -> bool {
 }
 
 /// The live session `id` if this browser may use it (see [`binding::check`]).
-pub async fn authorised_session(state: &AppState, id: &str, headers: &HeaderMap) -> Result<store::SessionRow, AppError> {
+pub async fn authorised_session(
+    state: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<store::SessionRow, AppError> {
     if !well_formed(id) {
         return Err(AppError::LaunchUnavailable);
     }

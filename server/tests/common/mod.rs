@@ -256,7 +256,8 @@ impl Launched {
         r.headers()[header::LOCATION].to_str().unwrap().to_string()
     }
     pub async fn upload(&self, env: &TestEnv, filename: &str, bytes: Vec<u8>) -> reqwest::Response {
-        let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(bytes).file_name(filename.to_string()));
+        let form = reqwest::multipart::Form::new()
+            .part("file", reqwest::multipart::Part::bytes(bytes).file_name(filename.to_string()));
         env.http
             .post(self.url(env, "/do/attach"))
             .header(header::COOKIE, self.jar.header())
@@ -274,8 +275,12 @@ pub const DIABETES_PICK: &str = "svc-diabetes-prevention::http://snomed.info/sct
 /// Fills every step validly with plain form posts (no attachments); ends on the review step.
 pub async fn fill_valid_referral(env: &TestEnv, l: &Launched) {
     l.post_see_other(env, "/do/step/service", &[("pick", DIABETES_PICK), ("nav", "next")]).await;
-    l.post_see_other(env, "/do/step/details", &[("reason", "Prediabetes, HbA1c 6.2%"), ("priority", "routine"), ("notes", ""), ("nav", "next")])
-        .await;
+    l.post_see_other(
+        env,
+        "/do/step/details",
+        &[("reason", "Prediabetes, HbA1c 6.2%"), ("priority", "routine"), ("notes", ""), ("nav", "next")],
+    )
+    .await;
     l.post_see_other(env, "/do/step/attachments", &[("nav", "next")]).await;
     l.post_see_other(
         env,
@@ -283,7 +288,13 @@ pub async fn fill_valid_referral(env: &TestEnv, l: &Launched) {
         &[("consent_decision", "permit"), ("consent_by", "patient"), ("consent_date", "2026-11-01"), ("nav", "next")],
     )
     .await;
-    let to = l.post_see_other(env, "/do/step/routing", &[("routing", ""), ("patient_location", "home"), ("authorizer", "self"), ("nav", "next")]).await;
+    let to = l
+        .post_see_other(
+            env,
+            "/do/step/routing",
+            &[("routing", ""), ("patient_location", "home"), ("authorizer", "self"), ("nav", "next")],
+        )
+        .await;
     assert!(to.ends_with("/review"), "{to}");
 }
 

@@ -112,7 +112,11 @@ pub fn RadioGroup(
     #[prop(optional)] required: bool,
     #[prop(optional)] inline: bool,
 ) -> impl IntoView {
-    let current = if value.is_empty() && !required { choices.first().map(|c| c.0.to_string()).unwrap_or_default() } else { value };
+    let current = if value.is_empty() && !required {
+        choices.first().map(|c| c.0.to_string()).unwrap_or_default()
+    } else {
+        value
+    };
     view! {
         <fieldset
             class=if inline { "field radios inline" } else { "field radios" }

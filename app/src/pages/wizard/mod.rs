@@ -80,7 +80,8 @@ fn StepPage(v: WizardView) -> impl IntoView {
     let step = v.step;
     let launch = v.launch.clone();
     let action = format!("/l/{launch}/do/step/{}", step.slug());
-    let autosave = (!matches!(step, Step::Attachments | Step::Review)).then(|| format!("/l/{launch}/do/autosave/{}", step.slug()));
+    let autosave =
+        (!matches!(step, Step::Attachments | Step::Review)).then(|| format!("/l/{launch}/do/autosave/{}", step.slug()));
     let errors = v.errors.clone();
     let fields = match step {
         Step::Service => view! { <steps::ServiceStep v=v.clone()/> }.into_any(),

@@ -62,7 +62,11 @@ pub fn ReviewStep(v: WizardView) -> impl IntoView {
         "draft" => v.draft_requester.clone().unwrap_or_default(),
         "other" => {
             let licence = f.authorizer_licence.trim();
-            if licence.is_empty() { or_none(&f.authorizer_name) } else { format!("{} (licence {licence})", or_none(&f.authorizer_name)) }
+            if licence.is_empty() {
+                or_none(&f.authorizer_name)
+            } else {
+                format!("{} (licence {licence})", or_none(&f.authorizer_name))
+            }
         }
         _ => v.self_name.clone(),
     };

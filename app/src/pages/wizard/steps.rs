@@ -147,7 +147,8 @@ pub fn RoutingStep(v: WizardView) -> impl IntoView {
         authorizers.push(("draft", format!("{r} (requester on the EHR's draft)")));
     }
     authorizers.push(("other", "Another clinician".to_string()));
-    let current = if f.authorizer.is_empty() && !v.validation.delegate { "self".to_string() } else { f.authorizer.clone() };
+    let current =
+        if f.authorizer.is_empty() && !v.validation.delegate { "self".to_string() } else { f.authorizer.clone() };
     let errors = v.errors.clone();
     view! {
         <RadioGroup name="routing" legend="Routing (optional)" choices=ROUTING_OPTIONS value=f.routing errors=v.errors.clone()/>
