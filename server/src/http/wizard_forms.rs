@@ -161,7 +161,7 @@ async fn attach(
             }
         }
     }
-    let existing = attachments::count(&state.db, &draft.id).await.map_err(db_error("attachment count failed"))?;
+    let existing = attachments::count(&state.db, &draft.id).await.map_err(page_error("attachment count failed"))?;
     let outcome = match (problem, upload) {
         (Some(p), _) => Err(p),
         (None, None) => Err(AttachmentError::NoFile),
@@ -171,7 +171,7 @@ async fn attach(
         Ok((name, content_type, bytes)) => {
             attachments::add(&state.db, &draft.id, &name, content_type, &bytes, now_unix())
                 .await
-                .map_err(db_error("attachment insert failed"))?;
+                .map_err(page_error("attachment insert failed"))?;
             vec![]
         }
         Err(e) => vec![FieldError::new("file", e.to_string())],
@@ -179,7 +179,7 @@ async fn attach(
     let anchor = if errors.is_empty() { "" } else { "#field-file" };
     drafts::save(&state.db, &draft.id, &draft.form, Step::Attachments, &errors, now_unix(), cfg.draft_ttl_secs)
         .await
-        .map_err(|e| PageError(wizard::internal("draft save failed")(&e)))?;
+        .map_err(page_error("draft save failed"))?;
     Ok(see_other(&format!("{}{anchor}", step_path(&launch, Step::Attachments))))
 }
 
@@ -190,7 +190,7 @@ async fn detach(
 ) -> Result<Response, PageError> {
     let w = load(&state, &launch, &headers).await?;
     let Some(draft) = w.editing() else { return Ok(see_other(&done_path(&launch))) };
-    attachments::remove(&state.db, &draft.id, &attachment).await.map_err(db_error("attachment delete failed"))?;
+    attachments::remove(&state.db, &draft.id, &attachment).await.map_err(page_error("attachment delete failed"))?;
     drafts::save(
         &state.db,
         &draft.id,
@@ -201,7 +201,7 @@ async fn detach(
         state.config.referral.draft_ttl_secs,
     )
     .await
-    .map_err(|e| PageError(wizard::internal("draft save failed")(&e)))?;
+    .map_err(page_error("draft save failed"))?;
     Ok(see_other(&step_path(&launch, Step::Attachments)))
 }
 
@@ -229,7 +229,7 @@ async fn cancel(
         let to = if timed_out { DraftStatus::TimedOut } else { DraftStatus::Cancelled };
         drafts::finish_editing(&state.db, &draft.id, to, now_unix())
             .await
-            .map_err(|e| PageError(wizard::internal("draft cancel failed")(&e)))?;
+            .map_err(page_error("draft cancel failed"))?;
         tracing::info!(draft = %draft.id, outcome = to.as_str(), "referral abandoned; nothing sent");
     }
     Ok(see_other(&done_path(&launch)))
@@ -244,7 +244,7 @@ async fn resume(
     let cfg = &state.config.referral;
     let moved = drafts::resume(&state.db, &w.owner, &draft, now_unix(), cfg.draft_ttl_secs)
         .await
-        .map_err(|e| PageError(wizard::internal("draft resume failed")(&e)))?;
+        .map_err(page_error("draft resume failed"))?;
     if !moved {
         tracing::info!("draft resume refused: no longer resumable by this launch");
     }
@@ -263,11 +263,11 @@ async fn fresh(
     if let Some(d) = w.editing() {
         drafts::save(&state.db, &d.id, &d.form, d.step, &[], now_unix(), state.config.referral.draft_ttl_secs)
             .await
-            .map_err(|e| PageError(wizard::internal("draft save failed")(&e)))?;
+            .map_err(page_error("draft save failed"))?;
     }
     Ok(see_other(&step_path(&launch, Step::Service)))
 }
 
-fn db_error(what: &'static str) -> impl Fn(sqlx::Error) -> PageError {
-    move |e| PageError(wizard::internal(what)(&e))
+fn page_error<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> PageError {
+    move |e| PageError(wizard::internal(what)(e))
 }

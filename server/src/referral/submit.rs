@@ -7,7 +7,7 @@ use super::{
     attachments,
     drafts::DraftStatus,
     fhir_build::{self, AttachmentMeta, Party, ReferralIds, ReferralInput, RequestedService},
-    wizard::{blockers, step_errors, step_path, Wizard},
+    wizard::{blockers, internal, step_errors, step_path, Wizard},
 };
 use crate::{db::Db, smart::now_unix, state::AppState};
 use app::{error::AppError, referral::form::ReferralForm};
@@ -72,7 +72,6 @@ fn submitter(w: &Wizard) -> Party {
 }
 
 pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppError> {
-    let internal = |what: &'static str| move |e: sqlx::Error| super::wizard::internal(what)(&e);
     let Some(draft) = w.draft.as_ref() else { return Ok(SubmitOutcome::Closed) };
     match draft.status {
         DraftStatus::Editing => {}
@@ -93,7 +92,7 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
             state.config.referral.draft_ttl_secs,
         )
         .await
-        .map_err(|e| super::wizard::internal("draft save failed")(&e))?;
+        .map_err(|e| internal("draft save failed")(e))?;
         return Ok(SubmitOutcome::Incomplete(step_path(&w.session.id, *step)));
     }
     let Some((service, code)) = state.directory.offering(&form.service_id, &form.code) else {
@@ -224,10 +223,7 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
 }
 
 async fn existing(state: &AppState, draft_id: &str) -> Result<SubmitOutcome, AppError> {
-    match referral_for_draft(&state.db, draft_id)
-        .await
-        .map_err(|e| super::wizard::internal("referral lookup failed")(&e))?
-    {
+    match referral_for_draft(&state.db, draft_id).await.map_err(|e| internal("referral lookup failed")(e))? {
         Some((referral_number, service_request_id)) => {
             Ok(SubmitOutcome::Sent { referral_number, service_request_id, created: false })
         }

@@ -41,29 +41,27 @@ pub struct Wizard {
     pub draft: Option<Draft>,
 }
 
-pub fn internal(what: &'static str) -> impl Fn(&dyn std::fmt::Display) -> AppError {
+/// Logs an internal failure (`what`, and the error: never PHI) and gives the clinician the plain
+/// "something went wrong on our side".
+pub fn internal<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> AppError {
     move |e| {
         tracing::error!(error = %e, "{what}");
         AppError::Internal
     }
 }
 
-fn log_internal<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> AppError {
-    move |e| internal(what)(&e)
-}
-
 /// Loads the launch `id` for this browser, creating its draft (pre-filled) on first use.
 pub async fn load(state: &AppState, id: &str, headers: &HeaderMap) -> Result<Wizard, AppError> {
     let session = authorised_session(state, id, headers).await?;
-    let context = session.context().map_err(log_internal("stored launch context unreadable"))?;
-    let patient = session.patient().map_err(log_internal("stored patient unreadable"))?;
-    let user = session.user().map_err(log_internal("stored user unreadable"))?;
+    let context = session.context().map_err(internal("stored launch context unreadable"))?;
+    let patient = session.patient().map_err(internal("stored patient unreadable"))?;
+    let user = session.user().map_err(internal("stored user unreadable"))?;
     let source_draft: Option<Value> = session
         .draft_json
         .as_deref()
         .map(serde_json::from_str)
         .transpose()
-        .map_err(log_internal("stored source draft unreadable"))?;
+        .map_err(internal("stored source draft unreadable"))?;
     let owner = DraftOwner {
         session_id: session.id.clone(),
         ehr_id: session.ehr_id.clone(),
@@ -71,16 +69,16 @@ pub async fn load(state: &AppState, id: &str, headers: &HeaderMap) -> Result<Wiz
         user_ref: session.user_ref.clone(),
     };
     let db = &state.db;
-    let draft = match drafts::for_session(db, id).await.map_err(log_internal("draft lookup failed"))? {
+    let draft = match drafts::for_session(db, id).await.map_err(internal("draft lookup failed"))? {
         Some(d) => Some(d),
-        None if drafts::moved_away(db, id).await.map_err(log_internal("draft lookup failed"))? => None,
+        None if drafts::moved_away(db, id).await.map_err(internal("draft lookup failed"))? => None,
         None => {
             let delegate = prefill::is_delegate(user.role.as_ref(), &state.config.referral.delegate_role_codes);
             let initial = || prefill::initial_form(source_draft.as_ref(), &state.directory, delegate);
             Some(
                 drafts::get_or_create(db, &owner, initial, now_unix(), state.config.referral.draft_ttl_secs)
                     .await
-                    .map_err(log_internal("draft creation failed"))?,
+                    .map_err(internal("draft creation failed"))?,
             )
         }
     };
@@ -228,7 +226,7 @@ pub async fn view(
                 DraftStatus::Submitted => {
                     let (number, sr) = super::submit::referral_for_draft(&state.db, &d.id)
                         .await
-                        .map_err(log_internal("referral lookup failed"))?
+                        .map_err(internal("referral lookup failed"))?
                         .unwrap_or_default();
                     DraftStatusView::Submitted { referral_number: number, service_request_id: sr }
                 }
@@ -250,22 +248,21 @@ pub async fn view(
         vec![]
     };
     let attachment_rows = match &draft_id {
-        Some(id) => attachments::list(&state.db, id).await.map_err(log_internal("attachment list failed"))?,
+        Some(id) => attachments::list(&state.db, id).await.map_err(internal("attachment list failed"))?,
         None => vec![],
     };
     let resume = match (&w.draft, step) {
         (Some(d), Step::Service) if d.status == DraftStatus::Editing && d.revision == 0 => {
-            drafts::resumable(&state.db, &w.owner, now_unix())
-                .await
-                .map_err(log_internal("resumable lookup failed"))?
-                .map(|r| ResumeOffer {
+            drafts::resumable(&state.db, &w.owner, now_unix()).await.map_err(internal("resumable lookup failed"))?.map(
+                |r| ResumeOffer {
                     service_name: directory.get(&r.form.service_id).map(|s| s.name.clone()),
                     reason_preview: (!r.form.reason.trim().is_empty())
                         .then(|| r.form.reason.trim().chars().take(80).collect()),
                     draft_id: r.id,
                     updated_at: r.updated_at,
                     attachments: r.attachments,
-                })
+                },
+            )
         }
         _ => None,
     };
@@ -341,7 +338,7 @@ pub async fn post_step(
     let saved =
         drafts::save(&state.db, &draft.id, &form, next, &kept_errors, now_unix(), state.config.referral.draft_ttl_secs)
             .await
-            .map_err(log_internal("draft save failed"))?;
+            .map_err(internal("draft save failed"))?;
     if !saved {
         return Ok(done_path(&w.session.id));
     }
@@ -369,7 +366,7 @@ pub async fn autosave(state: &AppState, w: &Wizard, step: Step, posted: &Referra
         state.config.referral.draft_ttl_secs,
     )
     .await
-    .map_err(log_internal("draft autosave failed"))?;
+    .map_err(internal("draft autosave failed"))?;
     if !saved {
         return Err(AppError::LaunchUnavailable);
     }
