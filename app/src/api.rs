@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What the referral start page knows about a launch. Never carries tokens.
+/// Who and what a launch is for, as every wizard page shows it. Never carries tokens.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LaunchView {
     pub ehr_name: String,

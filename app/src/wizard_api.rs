@@ -44,8 +44,6 @@ pub struct WizardView {
     pub inactivity_warn_secs: u64,
     pub inactivity_timeout_secs: u64,
     pub close: CloseView,
-    /// What an attachment post reported (accepted file, or why not).
-    pub notice: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

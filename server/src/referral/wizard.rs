@@ -303,7 +303,6 @@ pub async fn view(
         inactivity_warn_secs: cfg.inactivity_warn_secs,
         inactivity_timeout_secs: cfg.inactivity_timeout_secs,
         close: w.close_view(state),
-        notice: None,
     })
 }
 
