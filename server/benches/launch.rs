@@ -2,7 +2,11 @@
 //! EHR time excluded (read from our `Server-Timing` header: `app` = our time, `ehr` = waiting on
 //! the EHR). Prints p50/p90/p99; asserts nothing. Run: `./scripts/bench.sh` (release build).
 //!
-//! Env: `BENCH_LAUNCHES` (default 1000), `BENCH_WARMUP` (default 50).
+//! Then referral entry on the launched sessions, request by request over loopback (no EHR involved):
+//! the first wizard page (creates the draft), step posts, the review page, and submit (the
+//! one-transaction write of ServiceRequest, Task, Consent and outbox row).
+//!
+//! Env: `BENCH_LAUNCHES` (default 1000), `BENCH_WARMUP` (default 50), `BENCH_REFERRALS` (default 300).
 
 use reqwest::{header, redirect};
 use sandbox::{LaunchMode, LaunchRequest};
@@ -56,6 +60,7 @@ async fn main() {
     let patients = ["pat-1", "pat-2", "pat-3", "pat-4", "pat-5"];
     let (mut launch_app, mut callback_app, mut both_app, mut both_ehr, mut wall) =
         (vec![], vec![], vec![], vec![], vec![]);
+    let mut sessions = Vec::new();
     for i in 0..(warmup + launches) {
         let id = sandbox.create_launch(LaunchRequest {
             patient_id: patients[i % patients.len()].into(),
@@ -79,6 +84,7 @@ async fn main() {
             }
             let next = url.join(r.headers()[header::LOCATION].to_str().unwrap()).unwrap();
             if next.path().starts_with("/l/") {
+                sessions.push(next);
                 break;
             }
             url = next;
@@ -99,5 +105,57 @@ async fn main() {
     summary("launch+callback server time", both_app);
     summary("launch+callback EHR time", both_ehr);
     summary("whole redirect chain (wall)", wall);
+
+    let referrals: usize = std::env::var("BENCH_REFERRALS").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    let origin = format!("http://localhost:{app_port}");
+    let (mut first_page, mut step_post, mut review_page, mut submit) = (vec![], vec![], vec![], vec![]);
+    let timed = |started: Instant| started.elapsed().as_secs_f64() * 1000.0;
+    for session in sessions.iter().skip(warmup).take(referrals) {
+        let page = |rest: &str| session.join(&format!("{}{rest}", session.path())).unwrap();
+        let started = Instant::now();
+        let body = http.get(session.clone()).send().await.unwrap().text().await.unwrap();
+        first_page.push(timed(started));
+        assert!(body.contains("Choose the service"));
+        let steps: [(&str, &[(&str, &str)]); 4] = [
+            (
+                "/do/step/service",
+                &[("pick", "svc-diabetes-prevention::http://snomed.info/sct|736379004"), ("nav", "next")],
+            ),
+            ("/do/step/details", &[("reason", "Prediabetes, HbA1c 6.2%"), ("priority", "routine"), ("nav", "next")]),
+            (
+                "/do/step/consent",
+                &[
+                    ("consent_decision", "permit"),
+                    ("consent_by", "patient"),
+                    ("consent_date", "2026-11-01"),
+                    ("nav", "next"),
+                ],
+            ),
+            ("/do/step/routing", &[("authorizer", "self"), ("nav", "next")]),
+        ];
+        for (path, form) in steps {
+            let started = Instant::now();
+            let r = http.post(page(path)).header(header::ORIGIN, &origin).form(form).send().await.unwrap();
+            step_post.push(timed(started));
+            assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+        }
+        let started = Instant::now();
+        let body = http.get(page("/review")).send().await.unwrap().text().await.unwrap();
+        review_page.push(timed(started));
+        assert!(body.contains("Send referral"));
+        let started = Instant::now();
+        let r = http.post(page("/do/submit")).header(header::ORIGIN, &origin).send().await.unwrap();
+        submit.push(timed(started));
+        assert!(r.headers()[header::LOCATION].to_str().unwrap().ends_with("/done"));
+    }
+    println!(
+        "
+referral entry: {} referrals, one request at a time, loopback, wall time per request",
+        first_page.len()
+    );
+    summary("first wizard page (creates draft)", first_page);
+    summary("step post (validate, save, 303)", step_post);
+    summary("review page", review_page);
+    summary("submit (one transaction)", submit);
     let _ = std::fs::remove_dir_all(&data_dir);
 }
