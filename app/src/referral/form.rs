@@ -107,16 +107,6 @@ impl ReferralForm {
         true
     }
 
-    /// Copies the fields named in `fields` from `other` (a step's posted form onto the draft).
-    pub fn merge_fields(&mut self, other: &ReferralForm, fields: &[&str]) {
-        for f in fields {
-            if let Some(v) = other.get(f) {
-                let v = v.to_string();
-                self.set(f, &v);
-            }
-        }
-    }
-
     /// The service step's radio value `{service_id}::{system}|{code}` into both fields.
     pub fn set_pick(&mut self, pick: &str) {
         let (service, code) = pick.split_once("::").unwrap_or((pick, ""));

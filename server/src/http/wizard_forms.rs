@@ -15,7 +15,7 @@ use crate::{
 };
 use app::{
     error::AppError,
-    referral::{form::ReferralForm, steps::Step, validation::FieldError},
+    referral::{steps::Step, validation::FieldError},
 };
 use axum::{
     body::Bytes,
@@ -104,15 +104,7 @@ async fn autosave(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let (w, step) = load_step(&state, &launch, &step, &headers).await?;
-    let mut form: ReferralForm = w.draft.as_ref().map(|d| d.form.clone()).unwrap_or_default();
-    for (k, v) in &pairs(&body) {
-        if k == "pick" && step == Step::Service {
-            form.set_pick(v);
-        } else {
-            form.set(k, v);
-        }
-    }
-    match wizard::autosave(&state, &w, step, &form).await {
+    match wizard::autosave(&state, &w, step, &pairs(&body)).await {
         Ok(revision) => Ok(Json(serde_json::json!({ "revision": revision })).into_response()),
         Err(AppError::LaunchUnavailable) => {
             Ok((StatusCode::CONFLICT, Json(serde_json::json!({ "closed": true }))).into_response())

@@ -316,20 +316,7 @@ pub async fn post_step(
     let Some(draft) = w.editing() else {
         return Ok(done_path(&w.session.id));
     };
-    let mut nav = Nav::Next;
-    let mut form = draft.form.clone();
-    let fields = step.fields();
-    for (k, v) in posted {
-        match k.as_str() {
-            "nav" => nav = Nav::parse(v),
-            // The service step's radio carries both: `{service_id}::{system}|{code}`.
-            "pick" if step == Step::Service => form.set_pick(v),
-            k if fields.contains(&k) => {
-                form.set(k, v);
-            }
-            _ => {}
-        }
-    }
+    let (form, nav) = apply_posted(&draft.form, step, posted);
     let ctx = w.validation(state);
     let errors = step_errors(step, &form, &ctx, &state.directory);
     let next = after_post(step, nav, &errors);
@@ -345,13 +332,32 @@ pub async fn post_step(
     Ok(format!("{}{anchor}", step_path(&w.session.id, next)))
 }
 
+/// `form` with `step`'s fields from a posted form (other names are ignored), and where the
+/// clinician asked to go (`nav`, default forward). Step posts and autosave read posts alike.
+pub fn apply_posted(form: &ReferralForm, step: Step, posted: &[(String, String)]) -> (ReferralForm, Nav) {
+    let mut nav = Nav::Next;
+    let mut form = form.clone();
+    let fields = step.fields();
+    for (k, v) in posted {
+        match k.as_str() {
+            "nav" => nav = Nav::parse(v),
+            // The service step's radio carries both: `{service_id}::{system}|{code}`.
+            "pick" if step == Step::Service => form.set_pick(v),
+            k if fields.contains(&k) => {
+                form.set(k, v);
+            }
+            _ => {}
+        }
+    }
+    (form, nav)
+}
+
 /// Autosave: the fields of `step` from `posted`, no validation, no move.
-pub async fn autosave(state: &AppState, w: &Wizard, step: Step, posted: &ReferralForm) -> Result<i64, AppError> {
+pub async fn autosave(state: &AppState, w: &Wizard, step: Step, posted: &[(String, String)]) -> Result<i64, AppError> {
     let Some(draft) = w.editing() else {
         return Err(AppError::LaunchUnavailable);
     };
-    let mut form = draft.form.clone();
-    form.merge_fields(posted, step.fields());
+    let (form, _) = apply_posted(&draft.form, step, posted);
     if form == draft.form {
         return Ok(draft.revision);
     }
@@ -383,6 +389,23 @@ pub fn done_path(launch: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn posts_change_only_their_steps_fields() {
+        let before = ReferralForm { reason: "kept".into(), ..Default::default() };
+        let posted: Vec<(String, String)> =
+            [("pick", "svc-a::http://snomed.info/sct|1"), ("reason", "not on this step"), ("nav", "back")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        let (after, nav) = apply_posted(&before, Step::Service, &posted);
+        assert_eq!((after.service_id.as_str(), after.code.as_str()), ("svc-a", "http://snomed.info/sct|1"));
+        assert_eq!(after.reason, "kept");
+        assert_eq!(nav, Nav::Back);
+        let (after, nav) = apply_posted(&before, Step::Details, &posted);
+        assert_eq!((after.service_id.as_str(), after.reason.as_str()), ("", "not on this step"));
+        assert_eq!(nav, Nav::Back);
+    }
 
     #[test]
     fn dates_are_utc_calendar_days() {
