@@ -52,11 +52,52 @@ pub enum DraftStatusView {
     Submitted {
         referral_number: String,
         service_request_id: String,
+        /// Where the `notify-add-service-request` message to the EHR stands.
+        delivery: DeliveryView,
     },
     Cancelled,
     TimedOut,
     /// The draft was resumed in a later launch.
     MovedElsewhere,
+}
+
+/// The delivery of a message to the EHR, as the clinician who sent the referral sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeliveryView {
+    Delivered,
+    /// Not yet delivered; `attempts` made so far (0: the first is under way).
+    Retrying {
+        attempts: i64,
+    },
+    /// The EHR refused the message; `reason` is its own explanation.
+    Rejected {
+        reason: String,
+    },
+}
+
+impl DeliveryView {
+    /// `delivered` | `retrying` | `rejected`, for `data-` attributes and the status endpoint.
+    pub fn slug(&self) -> &'static str {
+        match self {
+            DeliveryView::Delivered => "delivered",
+            DeliveryView::Retrying { .. } => "retrying",
+            DeliveryView::Rejected { .. } => "rejected",
+        }
+    }
+
+    /// One plain sentence for the clinician.
+    pub fn sentence(&self, ehr: &str) -> String {
+        match self {
+            DeliveryView::Delivered => format!("Delivered to {ehr}."),
+            DeliveryView::Retrying { attempts: 0 } => format!("Delivering to {ehr}…"),
+            DeliveryView::Retrying { .. } => format!(
+                "Waiting to deliver to {ehr} (retrying). The referral is saved and will be delivered automatically; you do not need to send it again."
+            ),
+            DeliveryView::Rejected { reason } => format!(
+                "{ehr} rejected the referral's notification: {reason}. The referral is saved; contact your EHR support team with the referral number."
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,16 +9,29 @@ async function modalFrame(page: Page): Promise<Frame> {
   return frame!;
 }
 
-test('a referral is completed in the modal and the EHR closes it on ui.done', async ({ page }) => {
+async function inboxRows(page: Page): Promise<number> {
+  await page.goto(EHR_URL + '/inbox');
+  return page.getByTestId('inbox-row').count();
+}
+
+test('a referral is completed in the modal, delivered to the EHR once, and the EHR closes the modal on ui.done', async ({ page }) => {
+  const before = await inboxRows(page);
   await page.goto(EHR_URL + '/');
   await page.getByTestId('refer-modal-pat-1').click();
   const frame = await modalFrame(page);
   await fillReferral(frame, { attach: true });
   await expect(frame.getByTestId('review-attachments')).toHaveText('lab-results.pdf');
   await frame.getByTestId('send-referral').click();
-  // ui.done went to the EHR at its messaging origin; the EHR accepted it and closed the modal.
+  // The confirmation is shown once the EHR has the message; then ui.done goes to the EHR at its
+  // messaging origin, and the EHR accepts it and closes the modal.
   await expect(page.getByTestId('ehr-events')).toContainText('ui.done accepted');
   await expect(page.getByTestId('app-modal')).toHaveCount(0);
+  // The EHR's inbox has exactly one new message: this referral, for this patient, received once.
+  expect(await inboxRows(page)).toBe(before + 1);
+  const newest = page.getByTestId('inbox-row').first();
+  await expect(newest).toContainText('notify-add-service-request');
+  await expect(newest).toContainText('Amelia Jeanne Tremblay');
+  await expect(newest.getByTestId('times-received')).toHaveText('1');
 });
 
 test('keyboard only: a referral in an inline frame, closed with a close request', async ({ page }) => {
@@ -62,7 +75,33 @@ test('keyboard only: a referral in an inline frame, closed with a close request'
   await expect(page.getByTestId('inline-app')).toHaveCount(0);
 });
 
+test('an EHR rejecting the notification: the clinician reads why, then closes the modal', async ({ page, request }) => {
+  const set = (fault: string) =>
+    request.post(EHR_URL + '/admin/faults', { data: { process_message: fault }, headers: { accept: 'application/json' } });
+  expect((await set('reject')).ok()).toBeTruthy();
+  try {
+    await page.setViewportSize({ width: 800, height: 600 });
+    await page.goto(EHR_URL + '/');
+    await page.getByTestId('refer-modal-pat-4').click();
+    const frame = await modalFrame(page);
+    await fillReferral(frame);
+    await frame.getByTestId('send-referral').click();
+    const status = frame.getByTestId('delivery-status');
+    await expect(status).toHaveAttribute('data-state', 'rejected');
+    await expect(status).toContainText('patient not found in EHR');
+    // The modal stays open until the clinician has read it.
+    await expect(page.getByTestId('app-modal')).toHaveCount(1);
+    await frame.getByTestId('close-now').focus();
+    await page.keyboard.press('Enter');
+    await expect(page.getByTestId('ehr-events')).toContainText('ui.done accepted');
+    await expect(page.getByTestId('app-modal')).toHaveCount(0);
+  } finally {
+    await set('ok');
+  }
+});
+
 test('abandoning: cancel with confirmation, nothing sent, the EHR told', async ({ page }) => {
+  const before = await inboxRows(page);
   await page.goto(EHR_URL + '/');
   await page.getByTestId('opt-web-messaging').uncheck();
   await page.getByTestId('refer-modal-pat-3').click();
@@ -74,9 +113,8 @@ test('abandoning: cancel with confirmation, nothing sent, the EHR told', async (
   await frame.getByTestId('confirm-cancel').click();
   await expect(page.getByTestId('ehr-events')).toContainText('close request: abandoned');
   await expect(page.getByTestId('app-modal')).toHaveCount(0);
-  // Nothing reached the EHR's $process-message inbox.
-  await page.goto(EHR_URL + '/inbox');
-  await expect(page.locator('body')).not.toContainText('notify-add-service-request');
+  // Nothing new reached the EHR's $process-message inbox (tests run one at a time).
+  expect(await inboxRows(page)).toBe(before);
 });
 
 test('with JavaScript disabled a referral can still be completed with plain forms', async ({ browser, request }) => {

@@ -12,6 +12,22 @@ use js_sys::{Object, Reflect};
 use wasm_bindgen::JsCast;
 use web_sys::{Element, MessageEvent, Window};
 
+/// Hands control back at once, or, with `data-manual` (something the clinician should read is
+/// on screen), when the "Close this window" button is pressed.
+pub fn install_when_asked(request: &Element) {
+    if request.get_attribute("data-manual").as_deref() != Some("true") {
+        install(request);
+        return;
+    }
+    let Some(button) = dom::by_id("close-now") else {
+        install(request);
+        return;
+    };
+    let _ = button.remove_attribute("hidden");
+    let request = request.clone();
+    dom::listen(&button, "click", move |_| install(&request));
+}
+
 pub fn install(request: &Element) {
     let attr = |name: &str| request.get_attribute(name).filter(|v| !v.is_empty());
     let outcome = attr("data-outcome").unwrap_or_else(|| "abandoned".into());

@@ -4,6 +4,7 @@
 
 mod autosave;
 mod close;
+mod delivery;
 mod dom;
 mod inactivity;
 mod inline_validation;
@@ -26,7 +27,10 @@ fn install_glue() {
         inline_validation::install(&step);
         inactivity::install(&step);
     }
+    if let Some(status) = dom::by_id("delivery-status") {
+        delivery::install(&status);
+    }
     if let Some(request) = dom::by_id("close-request") {
-        close::install(&request);
+        close::install_when_asked(&request);
     }
 }

@@ -44,7 +44,7 @@ pub async fn show(State(st): State<SharedState>, headers: HeaderMap) -> Response
         "<h2>Global faults</h2><form method=\"post\" action=\"/admin/faults\">{}{}{}{}{}<button type=\"submit\" data-testid=\"faults-save\">Save</button></form>\
          <p>Current: <code data-testid=\"faults-current\">{}</code></p>\
          <p>Also: <code>POST /admin/faults</code> with a JSON body such as <code>{{\"process_message\":\"timeout\"}}</code>.</p>",
-        select("process_message", &["ok", "server_error", "timeout", "reject"]),
+        select("process_message", &["ok", "server_error", "timeout", "reject", "accept_then_timeout"]),
         select("token", &["ok", "server_error", "invalid_grant"]),
         select(
             "id_token",

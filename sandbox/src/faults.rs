@@ -14,6 +14,9 @@ pub enum ProcessMessageFault {
     Timeout,
     /// 422 OperationOutcome, `business-rule`.
     Reject,
+    /// Record the message, then sleep 30 s and answer 504: the EHR processed it but the sender
+    /// never learns so (it must send it again, with the same ids, and the EHR de-duplicates).
+    AcceptThenTimeout,
 }
 
 /// What `POST /auth/token` does.

@@ -113,7 +113,7 @@ pub async fn process_message(State(st): State<SharedState>, headers: HeaderMap, 
     };
     let fault = st.store().faults.process_message;
     match fault {
-        ProcessMessageFault::Ok => {}
+        ProcessMessageFault::Ok | ProcessMessageFault::AcceptThenTimeout => {}
         ProcessMessageFault::ServerError => {
             return outcome(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -145,6 +145,21 @@ pub async fn process_message(State(st): State<SharedState>, headers: HeaderMap, 
             return fhir_response(StatusCode::UNPROCESSABLE_ENTITY, &body);
         }
     }
+    let response = record(&st, parsed, bundle);
+    if fault == ProcessMessageFault::AcceptThenTimeout {
+        tokio::time::sleep(TIMEOUT_FAULT_DELAY).await;
+        return outcome(
+            StatusCode::GATEWAY_TIMEOUT,
+            "fatal",
+            "timeout",
+            "sandbox fault: the message was processed but the answer timed out",
+        );
+    }
+    response
+}
+
+/// Stores a new message, or counts a duplicate (same Bundle or MessageHeader id).
+fn record(st: &SharedState, parsed: Parsed, bundle: Value) -> Response {
     let mut store = st.store();
     let duplicate = store.messages.iter_mut().find(|m| {
         m.bundle_id == parsed.bundle_id || (!parsed.header_id.is_empty() && m.message_header_id == parsed.header_id)

@@ -6,12 +6,22 @@
 //! the first wizard page (creates the draft), step posts, the review page, and submit (the
 //! one-transaction write of ServiceRequest, Task, Consent and outbox row).
 //!
-//! Env: `BENCH_LAUNCHES` (default 1000), `BENCH_WARMUP` (default 50), `BENCH_REFERRALS` (default 300).
+//! Then durable submissions under load: every remaining launched session is filled in, then all
+//! are submitted by `BENCH_CONCURRENCY` concurrent clients while the outbox workers deliver the
+//! messages to the sandbox EHR on the same 2 cores; prints submissions per second, their
+//! latency, and how long the outbox took to deliver everything.
+//!
+//! Env: `BENCH_LAUNCHES` (default 2000), `BENCH_WARMUP` (default 50), `BENCH_REFERRALS` (default 300),
+//! `BENCH_CONCURRENCY` (default 16).
 
 use reqwest::{header, redirect};
 use sandbox::{LaunchMode, LaunchRequest};
 use server::{config::Config, http::server_timing, startup};
-use std::{collections::HashMap, time::Instant};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 use tokio::net::TcpListener;
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -33,9 +43,28 @@ fn summary(name: &str, mut v: Vec<f64>) {
     );
 }
 
+/// A valid referral, step by step, as plain form posts.
+const STEPS: [(&str, &[(&str, &str)]); 4] = [
+    ("/do/step/service", &[("pick", "svc-diabetes-prevention::http://snomed.info/sct|736379004"), ("nav", "next")]),
+    ("/do/step/details", &[("reason", "Prediabetes, HbA1c 6.2%"), ("priority", "routine"), ("nav", "next")]),
+    (
+        "/do/step/consent",
+        &[("consent_decision", "permit"), ("consent_by", "patient"), ("consent_date", "2026-11-01"), ("nav", "next")],
+    ),
+    ("/do/step/routing", &[("authorizer", "self"), ("nav", "next")]),
+];
+
+fn page(session: &url::Url, rest: &str) -> url::Url {
+    session.join(&format!("{}{rest}", session.path())).unwrap()
+}
+
+async fn count(db: &server::db::Db, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(db).await.unwrap()
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let launches: usize = std::env::var("BENCH_LAUNCHES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let launches: usize = std::env::var("BENCH_LAUNCHES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
     let warmup: usize = std::env::var("BENCH_WARMUP").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
 
     let app_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -54,6 +83,7 @@ async fn main() {
     let options = leptos::config::LeptosOptions::builder().output_name("ereferral").site_root("target/site").build();
     let running = startup::start_on(config, options, app_listener, Some(sandbox_listener)).await.unwrap();
     let sandbox = running.sandbox.clone().unwrap();
+    let db = running.state.db.clone();
     tokio::spawn(running.serve_until(std::future::pending()));
     let http = reqwest::Client::builder().redirect(redirect::Policy::none()).build().unwrap();
 
@@ -111,29 +141,12 @@ async fn main() {
     let (mut first_page, mut step_post, mut review_page, mut submit) = (vec![], vec![], vec![], vec![]);
     let timed = |started: Instant| started.elapsed().as_secs_f64() * 1000.0;
     for session in sessions.iter().skip(warmup).take(referrals) {
-        let page = |rest: &str| session.join(&format!("{}{rest}", session.path())).unwrap();
+        let page = |rest: &str| page(session, rest);
         let started = Instant::now();
         let body = http.get(session.clone()).send().await.unwrap().text().await.unwrap();
         first_page.push(timed(started));
         assert!(body.contains("Choose the service"));
-        let steps: [(&str, &[(&str, &str)]); 4] = [
-            (
-                "/do/step/service",
-                &[("pick", "svc-diabetes-prevention::http://snomed.info/sct|736379004"), ("nav", "next")],
-            ),
-            ("/do/step/details", &[("reason", "Prediabetes, HbA1c 6.2%"), ("priority", "routine"), ("nav", "next")]),
-            (
-                "/do/step/consent",
-                &[
-                    ("consent_decision", "permit"),
-                    ("consent_by", "patient"),
-                    ("consent_date", "2026-11-01"),
-                    ("nav", "next"),
-                ],
-            ),
-            ("/do/step/routing", &[("authorizer", "self"), ("nav", "next")]),
-        ];
-        for (path, form) in steps {
+        for (path, form) in STEPS {
             let started = Instant::now();
             let r = http.post(page(path)).header(header::ORIGIN, &origin).form(form).send().await.unwrap();
             step_post.push(timed(started));
@@ -157,5 +170,65 @@ referral entry: {} referrals, one request at a time, loopback, wall time per req
     summary("step post (validate, save, 303)", step_post);
     summary("review page", review_page);
     summary("submit (one transaction)", submit);
+
+    // Durable submissions under load.
+    let rest: Vec<url::Url> = sessions.iter().skip(warmup + referrals).cloned().collect();
+    for session in &rest {
+        http.get(session.clone()).send().await.unwrap();
+        for (path, form) in STEPS {
+            let r = http.post(page(session, path)).header(header::ORIGIN, &origin).form(form).send().await.unwrap();
+            assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+        }
+    }
+    // Wait for the earlier referrals' deliveries, so the outbox starts empty.
+    while count(&db, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'").await > 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let concurrency: usize = std::env::var("BENCH_CONCURRENCY").ok().and_then(|v| v.parse().ok()).unwrap_or(16);
+    let queue = Arc::new(Mutex::new(rest.clone()));
+    let latencies = Arc::new(Mutex::new(Vec::with_capacity(rest.len())));
+    let started = Instant::now();
+    let clients: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (queue, latencies, http, origin) = (queue.clone(), latencies.clone(), http.clone(), origin.clone());
+            tokio::spawn(async move {
+                loop {
+                    let Some(session) = queue.lock().unwrap().pop() else { break };
+                    let t = Instant::now();
+                    let r =
+                        http.post(page(&session, "/do/submit")).header(header::ORIGIN, &origin).send().await.unwrap();
+                    assert!(r.headers()[header::LOCATION].to_str().unwrap().ends_with("/done"));
+                    latencies.lock().unwrap().push(t.elapsed().as_secs_f64() * 1000.0);
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.await.unwrap();
+    }
+    let submit_secs = started.elapsed().as_secs_f64();
+    let submitted = rest.len();
+    while count(&db, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'").await > 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let drained_secs = started.elapsed().as_secs_f64();
+    let delivered = count(&db, "SELECT COUNT(*) FROM outbox WHERE status = 'delivered'").await;
+    let received = sandbox.received_messages().len();
+    println!(
+        "\ndurable submissions: {submitted} referrals by {concurrency} concurrent clients, SQLite (WAL), outbox workers \
+         delivering to the in-process sandbox meanwhile, 2 runtime threads"
+    );
+    println!(
+        "{:<34} {:.0} submissions/s ({submitted} in {submit_secs:.2} s)",
+        "submit throughput",
+        submitted as f64 / submit_secs
+    );
+    summary("submit latency under load", Arc::try_unwrap(latencies).unwrap().into_inner().unwrap());
+    println!(
+        "{:<34} all {delivered} messages delivered {drained_secs:.2} s after the first submit ({:.0} deliveries/s); \
+         the EHR holds {received} messages",
+        "outbox",
+        submitted as f64 / drained_secs
+    );
     let _ = std::fs::remove_dir_all(&data_dir);
 }

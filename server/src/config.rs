@@ -40,6 +40,7 @@ pub struct Config {
     pub session_ttl_secs: u64,
     pub outbound_timeout_secs: u64,
     pub referral: ReferralConfig,
+    pub outbox: OutboxConfig,
 }
 
 /// Referral entry: the service directory, drafts, attachments and inactivity.
@@ -134,6 +135,44 @@ pub struct ProcessMessageConfig {
     /// The EHR's `$process-message` URL.
     pub endpoint: Url,
     pub auth: ProcessMessageAuth,
+    /// The code system of `MessageHeader.eventCoding` in messages we send this EHR.
+    #[serde(default = "default_event_system")]
+    pub event_system: String,
+    /// How event codes are spelled in messages we send (`hyphenated`: `notify-add-service-request`;
+    /// `legacy`: the older guides' `notify-add-servicerequest`). Both are accepted on input.
+    #[serde(default)]
+    pub event_spelling: EventSpelling,
+}
+
+/// The eReferral guide's event code system, as seen in production payloads.
+pub const DEFAULT_EVENT_SYSTEM: &str = "https://ehealthontario.ca/fhir/CodeSystem/message-event-code";
+
+fn default_event_system() -> String {
+    DEFAULT_EVENT_SYSTEM.to_string()
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum EventSpelling {
+    #[default]
+    Hyphenated,
+    Legacy,
+}
+
+/// Delivery of messages to EHRs (the outbox worker).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxConfig {
+    /// First retry delay; doubles on each failed attempt (with jitter) up to `retry_max_secs`.
+    pub retry_base_secs: u64,
+    pub retry_max_secs: u64,
+    /// How long one delivery attempt holds its message. A process that dies mid-delivery leaves
+    /// the message to be retried (same Bundle id) once this has passed.
+    pub lease_secs: u64,
+    /// How often the worker looks for messages that are due (it is also woken at once on submit).
+    pub poll_millis: u64,
+    /// How long the confirmation page waits for the first delivery attempt before showing
+    /// "waiting to deliver".
+    pub confirm_wait_millis: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -177,6 +216,18 @@ struct FileConfig {
     ehr: Vec<EhrRegistration>,
     #[serde(default)]
     referral: FileReferral,
+    #[serde(default)]
+    outbox: FileOutbox,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileOutbox {
+    retry_base_secs: Option<u64>,
+    retry_max_secs: Option<u64>,
+    lease_secs: Option<u64>,
+    poll_millis: Option<u64>,
+    confirm_wait_millis: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -328,6 +379,21 @@ impl Config {
                     .delegate_role_codes
                     .unwrap_or_else(|| DEFAULT_DELEGATE_ROLE_CODES.iter().map(|c| c.to_string()).collect()),
             },
+            outbox: OutboxConfig {
+                retry_base_secs: parse_env(env, "EREFERRAL_OUTBOX_RETRY_BASE_SECS")?
+                    .or(file.outbox.retry_base_secs)
+                    .unwrap_or(2),
+                retry_max_secs: parse_env(env, "EREFERRAL_OUTBOX_RETRY_MAX_SECS")?
+                    .or(file.outbox.retry_max_secs)
+                    .unwrap_or(600),
+                lease_secs: parse_env(env, "EREFERRAL_OUTBOX_LEASE_SECS")?.or(file.outbox.lease_secs).unwrap_or(60),
+                poll_millis: parse_env(env, "EREFERRAL_OUTBOX_POLL_MILLIS")?
+                    .or(file.outbox.poll_millis)
+                    .unwrap_or(1000),
+                confirm_wait_millis: parse_env(env, "EREFERRAL_OUTBOX_CONFIRM_WAIT_MILLIS")?
+                    .or(file.outbox.confirm_wait_millis)
+                    .unwrap_or(3000),
+            },
         };
         if config.sandbox.enabled {
             config.ehrs.push(sandbox_registration(&config.sandbox.public_url));
@@ -370,6 +436,19 @@ impl Config {
         }
         if self.session_ttl_secs == 0 || self.launch_ttl_secs == 0 || self.outbound_timeout_secs == 0 {
             return Err(ConfigError::Invalid("TTLs and timeouts must be greater than zero".into()));
+        }
+        let o = &self.outbox;
+        if o.retry_base_secs == 0 || o.retry_max_secs < o.retry_base_secs || o.poll_millis == 0 {
+            return Err(ConfigError::Invalid(
+                "outbox.retry_base_secs and poll_millis must be above zero, retry_max_secs at least retry_base_secs"
+                    .into(),
+            ));
+        }
+        if o.lease_secs <= self.outbound_timeout_secs {
+            return Err(ConfigError::Invalid(format!(
+                "outbox.lease_secs ({}) must be longer than outbound_timeout_secs ({}), or a slow delivery could be sent twice at once",
+                o.lease_secs, self.outbound_timeout_secs
+            )));
         }
         let r = &self.referral;
         if r.draft_ttl_secs == 0 || r.max_attachment_bytes == 0 {
@@ -424,6 +503,8 @@ pub fn sandbox_registration(sandbox_url: &Url) -> EhrRegistration {
         process_message: ProcessMessageConfig {
             endpoint: sandbox_url.join("fhir/$process-message").expect("valid URL"),
             auth: ProcessMessageAuth::StaticBearer { token: Some(SANDBOX_STATIC_BEARER.into()), token_env: None },
+            event_system: DEFAULT_EVENT_SYSTEM.into(),
+            event_spelling: EventSpelling::Hyphenated,
         },
     }
 }

@@ -9,6 +9,8 @@ pub mod directory;
 pub mod error;
 pub mod fhir;
 pub mod http;
+pub mod messaging;
+pub mod outbox;
 pub mod referral;
 pub mod session;
 pub mod smart;

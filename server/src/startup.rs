@@ -8,6 +8,9 @@ use std::{future::Future, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 use url::Url;
 
+/// Concurrent deliveries per app instance.
+const OUTBOX_WORKERS: usize = 4;
+
 pub struct Running {
     pub public_url: Url,
     pub local_addr: std::net::SocketAddr,
@@ -65,8 +68,10 @@ pub async fn start_on(
         smart,
         cipher,
         directory: Arc::new(directory),
+        outbox: crate::outbox::Outbox::default(),
     };
     spawn_purger(state.clone());
+    crate::outbox::worker::spawn(state.clone(), OUTBOX_WORKERS);
     Ok(Running { public_url, local_addr, sandbox_url, sandbox: sandbox_handle, state, listener })
 }
 

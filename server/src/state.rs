@@ -17,4 +17,5 @@ pub struct AppState {
     pub cipher: TokenCipher,
     /// The services we accept referrals for.
     pub directory: Arc<Directory>,
+    pub outbox: crate::outbox::Outbox,
 }

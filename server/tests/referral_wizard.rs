@@ -51,11 +51,7 @@ async fn a_referral_completes_with_plain_form_posts_and_is_stored_whole() {
 
     assert_eq!(count(&env, "SELECT COUNT(*) FROM referrals").await, 1);
     assert_eq!(count(&env, "SELECT COUNT(*) FROM referral_documents").await, 1);
-    assert_eq!(
-        count(&env, "SELECT COUNT(*) FROM outbox WHERE event = 'notify-add-service-request' AND status = 'pending'")
-            .await,
-        1
-    );
+    assert_eq!(count(&env, "SELECT COUNT(*) FROM outbox WHERE event = 'notify-add-service-request'").await, 1);
     let (sr, task, consent): (String, String, String) =
         sqlx::query_as("SELECT service_request_json, task_json, consent_json FROM referrals")
             .fetch_one(&env.state.db)
@@ -64,12 +60,14 @@ async fn a_referral_completes_with_plain_form_posts_and_is_stored_whole() {
     let sr: Value = serde_json::from_str(&sr).unwrap();
     let task: Value = serde_json::from_str(&task).unwrap();
     let consent: Value = serde_json::from_str(&consent).unwrap();
-    assert_eq!(sr["subject"]["reference"], "Patient/pat-1", "the referral is for the launched patient");
-    assert_eq!(task["for"]["reference"], "Patient/pat-1");
-    assert_eq!(consent["patient"]["reference"], "Patient/pat-1");
+    // References to the EHR's resources are absolute on the EHR's FHIR base.
+    let on_ehr = |r: &str| format!("{}/{r}", env.sandbox.fhir_base());
+    assert_eq!(sr["subject"]["reference"], on_ehr("Patient/pat-1"), "the referral is for the launched patient");
+    assert_eq!(task["for"]["reference"], on_ehr("Patient/pat-1"));
+    assert_eq!(consent["patient"]["reference"], on_ehr("Patient/pat-1"));
     assert_eq!(sr["code"]["coding"][0]["code"], "736379004");
     assert_eq!(sr["reasonCode"][0]["text"], "Prediabetes, HbA1c 6.2%");
-    assert_eq!(sr["requester"]["reference"], "Practitioner/prac-1");
+    assert_eq!(sr["requester"]["reference"], on_ehr("Practitioner/prac-1"));
     assert_eq!(task["status"], "requested");
     assert_eq!(consent["provision"]["type"], "permit");
     let infos: Vec<&str> =
@@ -383,7 +381,10 @@ async fn a_delegate_must_name_the_authorizing_clinician() {
     assert_eq!(sr["requester"]["identifier"]["value"], "CPSO 12345");
     let submitter =
         sr["extension"].as_array().unwrap().iter().find(|e| e["url"].as_str().unwrap().ends_with("/submitter"));
-    assert_eq!(submitter.unwrap()["valueReference"]["reference"], "PractitionerRole/role-3");
+    assert_eq!(
+        submitter.unwrap()["valueReference"]["reference"],
+        format!("{}/PractitionerRole/role-3", env.sandbox.fhir_base())
+    );
 }
 
 async fn fill_valid_referral_until_routing(env: &TestEnv, l: &Launched) {

@@ -38,6 +38,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/l/{launch}/do/cancel", post(cancel))
         .route("/l/{launch}/do/resume/{draft}", post(resume))
         .route("/l/{launch}/do/fresh", post(fresh))
+        .route("/l/{launch}/do/delivery", axum::routing::get(delivery_status))
 }
 
 /// A urlencoded form body as name/value pairs. Read leniently (a missing or odd content type is an
@@ -225,6 +226,29 @@ async fn cancel(
         tracing::info!(draft = %draft.id, outcome = to.as_str(), "referral abandoned; nothing sent");
     }
     Ok(see_other(&done_path(&launch)))
+}
+
+/// `{"state": "delivered"|"retrying"|"rejected", "text": …}` for the confirmation page's
+/// glue, which refreshes the delivery line while it is not final. Only for this launch's browser.
+async fn delivery_status(
+    State(state): State<AppState>,
+    Path(launch): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let w = wizard::load(&state, &launch, &headers).await?;
+    let Some(draft) = w.draft.as_ref() else { return Err(PageError(AppError::BadRequest)) };
+    let Some((_, sr)) =
+        submit::referral_for_draft(&state.db, &draft.id).await.map_err(page_error("referral lookup failed"))?
+    else {
+        return Err(PageError(AppError::BadRequest));
+    };
+    let view = crate::referral::delivery::delivery_view(&state, &sr, false)
+        .await
+        .map_err(page_error("delivery lookup failed"))?;
+    let ehr = w.close_view(&state).ehr_name;
+    let ehr = if ehr.is_empty() { "your EHR".to_string() } else { ehr };
+    let body = serde_json::json!({ "state": view.slug(), "text": view.sentence(&ehr) });
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
 
 async fn resume(

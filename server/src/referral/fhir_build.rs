@@ -113,7 +113,8 @@ pub struct ReferralInput<'a> {
     /// Already validated.
     pub form: &'a ReferralForm,
     pub service: RequestedService<'a>,
-    /// `Patient/{id}`: the launched patient. Every resource points at exactly this reference.
+    /// The launched patient as an absolute reference on the EHR (`{ehr_base}/Patient/{id}`).
+    /// Every resource points at exactly this reference.
     pub patient: &'a str,
     pub patient_display: &'a str,
     /// `Encounter/{id}` from the launch, if any.
@@ -129,6 +130,12 @@ pub struct ReferralInput<'a> {
     /// RFC 3339 instant.
     pub authored_on: &'a str,
     pub attachments: &'a [AttachmentMeta<'a>],
+    /// Our FHIR base (no trailing slash): attachments are served as `{fhir_base}/Binary/{id}`.
+    pub fhir_base: &'a str,
+    /// The EHR's FHIR base (its `iss`, no trailing slash). References to anything that is not
+    /// ours (patient, practitioners, encounter, the EHR's draft) are made absolute on it, so
+    /// they mean the same on our server, in a message bundle and at the EHR.
+    pub ehr_base: &'a str,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -142,11 +149,49 @@ pub struct ReferralResources {
 
 /// Builds every resource of one referral.
 pub fn build_referral(input: &ReferralInput) -> ReferralResources {
-    ReferralResources {
+    let mut built = ReferralResources {
         service_request: service_request(input),
         task: task(input),
         consent: consent(input),
         documents: input.attachments.iter().map(|a| document_reference(input, a)).collect(),
+    };
+    let ids = input.ids;
+    let mut ours: Vec<String> = vec![
+        format!("ServiceRequest/{}", ids.service_request),
+        format!("Task/{}", ids.task),
+        format!("Consent/{}", ids.consent),
+        format!("HealthcareService/{}", input.service.id),
+    ];
+    ours.extend(input.attachments.iter().map(|a| format!("DocumentReference/{}", a.id)));
+    let base = input.ehr_base.trim_end_matches('/');
+    for resource in
+        [&mut built.service_request, &mut built.task, &mut built.consent].into_iter().chain(built.documents.iter_mut())
+    {
+        anchor_references(resource, &ours, base);
+    }
+    built
+}
+
+/// Makes every relative `reference` in `v` that is not one of `ours` (`Type/id`) absolute on
+/// `ehr_base`. Contained (`#…`), absolute and `urn:` references are left alone.
+pub fn anchor_references(v: &mut Value, ours: &[String], ehr_base: &str) {
+    match v {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                if key == "reference" {
+                    if let Value::String(r) = child {
+                        let relative = !(r.starts_with('#') || r.contains("://") || r.starts_with("urn:"));
+                        if relative && !ours.iter().any(|o| o == r) {
+                            *r = format!("{ehr_base}/{r}");
+                        }
+                    }
+                } else {
+                    anchor_references(child, ours, ehr_base);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| anchor_references(i, ours, ehr_base)),
+        _ => {}
     }
 }
 
@@ -417,7 +462,7 @@ fn document_reference(input: &ReferralInput, a: &AttachmentMeta) -> Value {
         "content": [{
             "attachment": {
                 "contentType": a.content_type,
-                "url": format!("Binary/{}", a.id),
+                "url": format!("{}/Binary/{}", input.fhir_base.trim_end_matches('/'), a.id),
                 "size": a.size,
                 "hash": a.sha1_base64,
                 "title": a.filename,
@@ -455,7 +500,11 @@ fn prune(v: Value) -> Value {
 mod tests {
     use super::*;
 
-    const PATIENT: &str = "Patient/pat-1";
+    const PATIENT: &str = "http://ehr.example.org/fhir/Patient/pat-1";
+    /// The EHR's base: references to its resources are anchored there.
+    fn ehr(r: &str) -> String {
+        format!("http://ehr.example.org/fhir/{r}")
+    }
     const SYSTEM: &str = "https://ereferral.dev/fhir/NamingSystem/referral-id";
 
     fn form() -> ReferralForm {
@@ -539,6 +588,8 @@ mod tests {
             intent: "order",
             authored_on: "2025-03-02T10:05:00Z",
             attachments,
+            fhir_base: "https://ereferral.example.org/fhir",
+            ehr_base: "http://ehr.example.org/fhir/",
         }
     }
 
@@ -616,17 +667,20 @@ mod tests {
         assert_eq!(ids[0], json!({"type": {"text": "Referral number"}, "system": SYSTEM, "value": "ER-ABCD-EFGH"}));
         assert_eq!(ids[1], d["identifier"][0], "draft identifiers echoed unchanged");
         assert_eq!(ids[2], d["identifier"][1]);
-        assert_eq!(sr["basedOn"], json!([{"reference": "ServiceRequest/draft-9", "identifier": d["identifier"][0]}]));
+        assert_eq!(
+            sr["basedOn"],
+            json!([{"reference": ehr("ServiceRequest/draft-9"), "identifier": d["identifier"][0]}])
+        );
         assert_eq!(sr["requisition"], d["requisition"]);
         assert_eq!(
             sr["code"],
             json!({"coding": [{"system": "http://snomed.info/sct", "code": "1234", "display": "Knee assessment"}], "text": "Knee assessment"})
         );
         assert_eq!(sr["subject"], json!({"reference": PATIENT, "display": "Zoë Ndiaye"}));
-        assert_eq!(sr["encounter"], json!({"reference": "Encounter/enc-1"}));
+        assert_eq!(sr["encounter"], json!({"reference": ehr("Encounter/enc-1")}));
         assert_eq!(
             sr["requester"],
-            json!({"reference": "PractitionerRole/role-1", "identifier": {"system": "https://example.org/licence", "value": "L-1"}, "display": "Dr. Ana Lima"})
+            json!({"reference": ehr("PractitionerRole/role-1"), "identifier": {"system": "https://example.org/licence", "value": "L-1"}, "display": "Dr. Ana Lima"})
         );
         assert_eq!(sr["performer"], json!([{"reference": "HealthcareService/hs-1", "display": "Orthopaedic surgery"}]));
         assert_eq!(sr["authoredOn"], "2025-03-02T10:05:00Z");
@@ -807,9 +861,9 @@ mod tests {
         let r = build_referral(&i);
         assert_eq!(
             r.service_request["extension"],
-            json!([{"url": SUBMITTER_EXT, "valueReference": {"reference": "Practitioner/dp-1", "display": "Sam Planner"}}])
+            json!([{"url": SUBMITTER_EXT, "valueReference": {"reference": ehr("Practitioner/dp-1"), "display": "Sam Planner"}}])
         );
-        assert_eq!(r.service_request["requester"]["reference"], "PractitionerRole/role-1");
+        assert_eq!(r.service_request["requester"]["reference"], ehr("PractitionerRole/role-1"));
 
         // A typed authorizer (no reference) is compared by name.
         let mut i = input(&f, None, &[]);
@@ -838,12 +892,14 @@ mod tests {
         assert_eq!(d["type"]["text"], "Referral attachment");
         assert_eq!(d["subject"]["reference"], PATIENT);
         assert_eq!(d["date"], "2025-03-02T10:00:00Z");
-        assert_eq!(d["author"], json!([prac().to_reference()]));
+        let mut author = prac().to_reference();
+        author["reference"] = json!(ehr("PractitionerRole/role-1"));
+        assert_eq!(d["author"], json!([author]));
         assert_eq!(
             d["content"][0]["attachment"],
             json!({
                 "contentType": "application/pdf",
-                "url": "Binary/att-1",
+                "url": "https://ereferral.example.org/fhir/Binary/att-1",
                 "size": 1234,
                 "hash": "qZk+NkcGgWq6PiVxeFDCbJzQ2J0=",
                 "title": "xray.pdf",

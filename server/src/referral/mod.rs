@@ -2,6 +2,7 @@
 //! resources a submitted referral is made of.
 
 pub mod attachments;
+pub mod delivery;
 pub mod drafts;
 pub mod fhir_build;
 pub mod prefill;

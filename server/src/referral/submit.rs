@@ -9,7 +9,16 @@ use super::{
     fhir_build::{self, AttachmentMeta, Party, ReferralIds, ReferralInput, RequestedService},
     wizard::{blockers, internal, step_errors, step_path, Wizard},
 };
-use crate::{db::Db, smart::now_unix, state::AppState};
+use crate::{
+    db::Db,
+    messaging::{
+        event::Event,
+        notify_bundle::{self, HeaderInput, MessageSource, NotifyAddInput},
+    },
+    outbox::store::{self as outbox, NewMessage},
+    smart::{now_unix, registry},
+    state::AppState,
+};
 use app::{error::AppError, referral::form::ReferralForm};
 use serde_json::Value;
 
@@ -18,6 +27,14 @@ pub const REFERRAL_ID_SYSTEM: &str = "https://ereferral.dev/fhir/NamingSystem/re
 /// System of licence numbers typed for an authorizing clinician who is not in the launch.
 pub const LICENCE_SYSTEM: &str = "https://ereferral.dev/fhir/NamingSystem/practitioner-licence";
 pub const NOTIFY_ADD_EVENT: &str = "notify-add-service-request";
+/// `MessageHeader.source.name` and `software`.
+pub const SOURCE_NAME: &str = "eReferral";
+pub const SOURCE_SOFTWARE: &str = "ereferral-server";
+
+/// Our FHIR base URL (`{public_url}fhir`, no trailing slash).
+pub fn fhir_base(state: &AppState) -> String {
+    format!("{}/fhir", state.config.public_url.as_str().trim_end_matches('/'))
+}
 
 /// Where the clinician goes after asking to submit.
 pub enum SubmitOutcome {
@@ -117,7 +134,12 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
         .collect();
     let (sr_id, task_id, consent_id, rp_id) = (uuid(), uuid(), uuid(), uuid());
     let number = new_referral_number();
-    let patient_ref = format!("Patient/{}", w.session.patient_id);
+    let Some(ehr) = registry::registration_by_id(&state.config, &w.session.ehr_id) else {
+        return Err(internal("submit: the launch's EHR is no longer registered")(w.session.ehr_id.clone()));
+    };
+    let ehr_base = ehr.issuer.as_str().trim_end_matches('/').to_string();
+    let our_base = fhir_base(state);
+    let patient_ref = format!("{ehr_base}/Patient/{}", w.session.patient_id);
     let header = w.header(state);
     let input = ReferralInput {
         ids: ReferralIds { service_request: &sr_id, task: &task_id, consent: &consent_id, related_person: &rp_id },
@@ -145,8 +167,47 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
             .unwrap_or("order"),
         authored_on: &authored_on,
         attachments: &metas,
+        fhir_base: &our_base,
+        ehr_base: &ehr_base,
     };
     let built = fhir_build::build_referral(&input);
+
+    // The message is built and checked now, so what is recorded is exactly what every
+    // delivery attempt sends, and a bundle whose copies disagree never becomes a referral.
+    let (bundle_id, header_id) = (uuid(), uuid());
+    let event = Event::NotifyAddServiceRequest;
+    let source_endpoint = format!("{our_base}/$process-message");
+    let message = notify_bundle::build_notify_add(&NotifyAddInput {
+        header: HeaderInput {
+            bundle_id: &bundle_id,
+            header_id: &header_id,
+            timestamp: &authored_on,
+            event_system: &ehr.process_message.event_system,
+            event_code: event.emitted(ehr.process_message.event_spelling),
+            event_display: event.display(),
+            destination_name: &ehr.name,
+            destination_endpoint: ehr.process_message.endpoint.as_str(),
+            source: MessageSource {
+                name: SOURCE_NAME,
+                software: SOURCE_SOFTWARE,
+                version: env!("CARGO_PKG_VERSION"),
+                endpoint: &source_endpoint,
+            },
+        },
+        fhir_base: &our_base,
+        ehr_base: &ehr_base,
+        service_request: &built.service_request,
+        task: &built.task,
+        consent: &built.consent,
+        documents: &built.documents,
+        questionnaire_response: None,
+        healthcare_service: &service.resource,
+        patient: &w.patient,
+        practitioner: Some(&w.user.practitioner).filter(|p| p.get("id").is_some()),
+        practitioner_role: w.user.role.as_ref().filter(|r| r.get("id").is_some()),
+    })
+    .map_err(|e| internal("submit: the notify-add-service-request message failed its checks")(e))?
+    .to_string();
 
     let mut tx = state.db.begin().await.map_err(internal("submit: begin failed"))?;
     // First statement of the transaction, so concurrent submits serialise on it: the loser
@@ -204,20 +265,23 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
         .await
         .map_err(internal("submit: copying an attachment failed"))?;
     }
-    sqlx::query(
-        "INSERT INTO outbox (id, referral_id, event, ehr_id, status, attempts, next_attempt_at, created_at) \
-         VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
+    outbox::enqueue(
+        &mut tx,
+        &NewMessage {
+            bundle_id: &bundle_id,
+            message_header_id: &header_id,
+            referral_id: &sr_id,
+            event: NOTIFY_ADD_EVENT,
+            ehr_id: &w.session.ehr_id,
+            endpoint: ehr.process_message.endpoint.as_str(),
+            body: &message,
+            now,
+        },
     )
-    .bind(uuid())
-    .bind(&sr_id)
-    .bind(NOTIFY_ADD_EVENT)
-    .bind(&w.session.ehr_id)
-    .bind(now)
-    .bind(now)
-    .execute(&mut *tx)
     .await
     .map_err(internal("submit: recording the notification failed"))?;
     tx.commit().await.map_err(internal("submit: commit failed"))?;
+    state.outbox.recorded();
     tracing::info!(referral = %sr_id, service = %service.id, attachments = files.len(), "referral submitted");
     Ok(SubmitOutcome::Sent { referral_number: number, service_request_id: sr_id, created: true })
 }

@@ -228,7 +228,10 @@ pub async fn view(
                         .await
                         .map_err(internal("referral lookup failed"))?
                         .unwrap_or_default();
-                    DraftStatusView::Submitted { referral_number: number, service_request_id: sr }
+                    let delivery = super::delivery::delivery_view(state, &sr, requested == "done")
+                        .await
+                        .map_err(internal("delivery lookup failed"))?;
+                    DraftStatusView::Submitted { referral_number: number, service_request_id: sr, delivery }
                 }
             };
             (status, d.step, d.form.clone(), d.errors.clone(), d.revision, Some(d.id.clone()))

@@ -192,3 +192,25 @@ pub async fn refresh(
     }
     Ok(tokens)
 }
+
+/// SMART Backend Services: a `client_credentials` grant authenticated with the registration's
+/// `private_key_jwt` assertion.
+pub async fn client_credentials(
+    http: &reqwest::Client,
+    ehr: &EhrRegistration,
+    signer: Option<&AssertionSigner>,
+    token_url: &Url,
+    scopes: &str,
+) -> Result<Tokens, TokenError> {
+    let redirect = Url::parse("urn:ietf:wg:oauth:2.0:oob").expect("valid URL");
+    let c = client(ehr, token_url, &redirect)?;
+    let mut request = c.exchange_client_credentials();
+    for scope in scopes.split_whitespace() {
+        request = request.add_scope(oauth2::Scope::new(scope.to_string()));
+    }
+    let a =
+        assertion(signer, ehr, token_url)?.ok_or_else(|| TokenError::ClientAuth("private_key_jwt needed".into()))?;
+    request = request.add_extra_param("client_assertion_type", ASSERTION_TYPE).add_extra_param("client_assertion", a);
+    let response = request.request_async(http).await.map_err(map_error)?;
+    Ok(tokens_of(&response))
+}

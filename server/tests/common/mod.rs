@@ -81,6 +81,22 @@ pub async fn start_with_external_ehr(
     client_auth_toml: &str,
     extra_ehr_toml: &str,
 ) -> TestEnv {
+    let token = sandbox::STATIC_DEV_TOKEN;
+    let auth = format!(r#"{{ method = "static_bearer", token = "{token}" }}"#);
+    start_with_external_ehr_delivering(sandbox_auth, client_auth_toml, &auth, "", extra_ehr_toml, &[]).await
+}
+
+/// Like [`start_with_external_ehr`], with the `$process-message` auth (an inline table),
+/// more keys for the `process_message` table (e.g. `, event_spelling = "legacy"`), and
+/// environment overrides. The app's sandbox client may also ask for system scopes.
+pub async fn start_with_external_ehr_delivering(
+    sandbox_auth: ClientAuth,
+    client_auth_toml: &str,
+    process_message_auth_toml: &str,
+    process_message_extra: &str,
+    extra_ehr_toml: &str,
+    extra_env: &[(&str, &str)],
+) -> TestEnv {
     let app_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sandbox_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app_port = app_listener.local_addr().unwrap().port();
@@ -90,7 +106,11 @@ pub async fn start_with_external_ehr(
         client_id: EXTERNAL_CLIENT_ID.into(),
         redirect_uris: vec![app_url.join("callback").unwrap().to_string()],
         auth: sandbox_auth,
-        scopes: sandbox::config::DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
+        scopes: sandbox::config::DEFAULT_SCOPES
+            .iter()
+            .chain(&["system/Bundle.c", "system/MessageHeader.c"])
+            .map(|s| s.to_string())
+            .collect(),
     });
     let sandbox = sandbox::start(sandbox_config, sandbox_listener).await.expect("start the sandbox");
     let fhir = sandbox.fhir_base();
@@ -104,17 +124,19 @@ issuer = "{fhir}"
 client_id = "{EXTERNAL_CLIENT_ID}"
 allowed_origins = ["{origin}"]
 client_auth = {client_auth_toml}
-process_message = {{ endpoint = "{fhir}/$process-message", auth = {{ method = "static_bearer", token = "{token}" }} }}
+process_message = {{ endpoint = "{fhir}/$process-message", auth = {process_message_auth_toml}{process_message_extra} }}
 {extra_ehr_toml}
 "#,
-        token = sandbox::STATIC_DEV_TOKEN,
     );
     let data_dir = std::env::temp_dir().join(format!("erx-test-{}", server::smart::random_token(9)));
-    let env: HashMap<String, String> = HashMap::from([
+    let mut env: HashMap<String, String> = HashMap::from([
         ("EREFERRAL_LISTEN".into(), format!("127.0.0.1:{app_port}")),
         ("EREFERRAL_DATA_DIR".into(), data_dir.display().to_string()),
         ("EREFERRAL_OUTBOUND_TIMEOUT_SECS".into(), "3".into()),
     ]);
+    for (k, v) in extra_env {
+        env.insert(k.to_string(), v.to_string());
+    }
     let config = Config::from_sources(Some(&toml), &|k| env.get(k).cloned()).expect("test config");
     assert!(!config.sandbox.enabled, "an [[ehr]] turns the embedded sandbox off");
     let running = startup::start_on(config, leptos_options(), app_listener, None).await.expect("start");
@@ -296,6 +318,23 @@ pub async fn fill_valid_referral(env: &TestEnv, l: &Launched) {
         )
         .await;
     assert!(to.ends_with("/review"), "{to}");
+}
+
+/// Polls `check` (every 50 ms) until it gives `Some`, failing the test with `what` after
+/// `limit_secs`. For waiting on background work; never a timing assertion.
+pub async fn eventually<T, F, Fut>(what: &str, limit_secs: u64, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(limit_secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "gave up waiting for: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 pub async fn count(env: &TestEnv, sql: &str) -> i64 {

@@ -1,18 +1,26 @@
 //! The pages after the wizard: sent, abandoned, moved to another window; and the cancel confirmation.
 
-use crate::wizard_api::{CloseView, DraftStatusView, WizardView};
+use crate::wizard_api::{CloseView, DeliveryView, DraftStatusView, WizardView};
 use leptos::prelude::*;
 
 /// What the browser glue needs to hand control back to the EHR (see `frontend/src/close.rs`).
+/// `manual`: the EHR is asked to close only when the clinician presses the button (so a delivery
+/// problem stays on screen); otherwise at once.
 #[component]
-fn CloseRequest(close: CloseView, outcome: &'static str, service_request: Option<String>) -> impl IntoView {
+fn CloseRequest(
+    close: CloseView,
+    outcome: &'static str,
+    service_request: Option<String>,
+    #[prop(optional)] manual: bool,
+) -> impl IntoView {
     let return_url = close.return_url.clone();
     let return_attr = close.return_url.clone();
-    let ehr = if close.ehr_name.is_empty() { "your EHR".to_string() } else { close.ehr_name.clone() };
+    let ehr = ehr_name(&close);
     view! {
         <div
             id="close-request"
             data-outcome=outcome
+            data-manual=manual.then_some("true")
             data-service-request=service_request
             data-messaging-handle=close.messaging_handle.clone()
             data-messaging-origin=close.messaging_origin.clone()
@@ -27,26 +35,63 @@ fn CloseRequest(close: CloseView, outcome: &'static str, service_request: Option
                 }}
             </p>
             {return_url.map(|u| view! { <p><a href=u class="button" rel="external" data-testid="return-link">{format!("Return to {ehr}")}</a></p> })}
+            {manual.then(|| view! {
+                <p><button type="button" id="close-now" class="secondary" hidden data-testid="close-now">"Close this window"</button></p>
+            })}
         </div>
+    }
+}
+
+fn ehr_name(close: &CloseView) -> String {
+    if close.ehr_name.is_empty() {
+        "your EHR".to_string()
+    } else {
+        close.ehr_name.clone()
+    }
+}
+
+/// Where the message to the EHR stands; the glue refreshes it from `data-status-url` while it
+/// is not final.
+#[component]
+fn DeliveryStatus(delivery: DeliveryView, ehr: String, status_url: String) -> impl IntoView {
+    let class = format!("delivery delivery-{}", delivery.slug());
+    let pending = matches!(delivery, DeliveryView::Retrying { .. });
+    view! {
+        <p
+            id="delivery-status"
+            class=class
+            role="status"
+            data-testid="delivery-status"
+            data-state=delivery.slug()
+            data-status-url=pending.then_some(status_url)
+        >
+            {delivery.sentence(&ehr)}
+        </p>
     }
 }
 
 #[component]
 pub fn OutcomePage(v: WizardView) -> impl IntoView {
     match v.status.clone() {
-        DraftStatusView::Submitted { referral_number, service_request_id } => view! {
-            <section class="card done" data-testid="referral-sent">
-                <h1 tabindex="-1" id="outcome-heading">"Referral sent"</h1>
-                <p>
-                    "Your referral to "<strong>{v.chosen.map(|c| c.name).unwrap_or_default()}</strong>" for "
-                    <strong>{v.header.patient.name.clone()}</strong>" has been accepted."
-                </p>
-                <p>"Referral number: "<strong class="ref-number" data-testid="referral-number">{referral_number}</strong></p>
-                <p class="muted">"The service will review it; its status is sent back to your EHR."</p>
-                <CloseRequest close=v.close outcome="submitted" service_request=Some(format!("ServiceRequest/{service_request_id}"))/>
-            </section>
+        DraftStatusView::Submitted { referral_number, service_request_id, delivery } => {
+            let manual = delivery != DeliveryView::Delivered;
+            let ehr = ehr_name(&v.close);
+            let status_url = format!("/l/{}/do/delivery", v.launch);
+            view! {
+                <section class="card done" data-testid="referral-sent">
+                    <h1 tabindex="-1" id="outcome-heading">"Referral sent"</h1>
+                    <p>
+                        "Your referral to "<strong>{v.chosen.map(|c| c.name).unwrap_or_default()}</strong>" for "
+                        <strong>{v.header.patient.name.clone()}</strong>" has been accepted."
+                    </p>
+                    <p>"Referral number: "<strong class="ref-number" data-testid="referral-number">{referral_number}</strong></p>
+                    <DeliveryStatus delivery ehr status_url/>
+                    <p class="muted">"The service will review it; its status is sent back to your EHR."</p>
+                    <CloseRequest close=v.close outcome="submitted" service_request=Some(format!("ServiceRequest/{service_request_id}")) manual/>
+                </section>
+            }
+            .into_any()
         }
-        .into_any(),
         DraftStatusView::Cancelled | DraftStatusView::TimedOut => {
             let timed_out = v.status == DraftStatusView::TimedOut;
             view! {

@@ -1,0 +1,7 @@
+//! FHIR messaging with the EHR: event codes, the message bundles we send, and what the EHR's
+//! answers mean.
+
+pub mod bundle_check;
+pub mod event;
+pub mod notify_bundle;
+pub mod response;

@@ -1,0 +1,115 @@
+//! The delivery workers: take the next message due, POST it to the EHR's `$process-message`,
+//! and record what the EHR said. Messages are claimed with a lease (see [`store::claim`]), so
+//! several workers and several app instances share one outbox, and a message whose process
+//! died mid-delivery is sent again, with the same ids, once its lease runs out.
+
+use super::{backoff::retry_delay_secs, ehr_auth, store, store::Claimed, Outbox};
+use crate::{messaging::response::Verdict, smart::now_unix, state::AppState};
+use rand::Rng;
+use std::time::Duration;
+
+/// Starts `count` workers on the current runtime.
+pub fn spawn(state: AppState, count: usize) {
+    for _ in 0..count {
+        tokio::spawn(run(state.clone()));
+    }
+}
+
+async fn run(state: AppState) {
+    tokio::select! {
+        _ = work(&state) => {}
+        _ = state.outbox.halted() => {}
+    }
+}
+
+async fn work(state: &AppState) {
+    let state = state.clone();
+    let poll = Duration::from_millis(state.config.outbox.poll_millis);
+    loop {
+        match store::claim(&state.db, now_unix(), state.config.outbox.lease_secs).await {
+            Ok(Some(message)) => deliver(&state, &state.outbox, message).await,
+            Ok(None) => {
+                tokio::select! {
+                    _ = state.outbox.wake.notified() => {}
+                    _ = tokio::time::sleep(poll) => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox: claiming a message failed");
+                tokio::time::sleep(poll).await;
+            }
+        }
+    }
+}
+
+async fn deliver(state: &AppState, outbox: &Outbox, message: Claimed) {
+    let verdict = attempt(state, outbox, &message).await;
+    let now = now_unix();
+    let span = tracing::info_span!(
+        "deliver",
+        event = %message.event,
+        bundle = %message.id,
+        referral = %message.referral_id,
+        ehr = %message.ehr_id,
+        attempt = message.attempts
+    );
+    let _enter = span.enter();
+    let recorded = match &verdict {
+        Verdict::Delivered => {
+            tracing::info!("message delivered");
+            store::mark_delivered(&state.db, message.seq, now).await
+        }
+        Verdict::Retry { reason } => {
+            let cfg = &state.config.outbox;
+            let jitter: f64 = rand::thread_rng().gen();
+            let attempts = u32::try_from(message.attempts).unwrap_or(u32::MAX);
+            let delay = retry_delay_secs(attempts, cfg.retry_base_secs, cfg.retry_max_secs, jitter);
+            tracing::warn!(%reason, retry_in_secs = delay, "delivery failed; will retry");
+            store::mark_retry(&state.db, message.seq, now, now + delay as i64, reason).await
+        }
+        Verdict::Rejected { text } => {
+            // The EHR's text can name the patient: it is kept for the clinician, not logged.
+            tracing::warn!(text_len = text.len(), "the EHR rejected the message");
+            store::mark_rejected(&state.db, message.seq, now, text).await
+        }
+    };
+    if let Err(e) = recorded {
+        // The lease runs out and the message is sent again (same ids): the EHR de-duplicates.
+        tracing::error!(error = %e, "recording a delivery result failed");
+    }
+}
+
+async fn attempt(state: &AppState, outbox: &Outbox, message: &Claimed) -> Verdict {
+    let Some(ehr) = crate::smart::registry::registration_by_id(&state.config, &message.ehr_id) else {
+        return Verdict::Retry { reason: format!("EHR {:?} is not registered (any more)", message.ehr_id) };
+    };
+    let token = match ehr_auth::bearer(&state.smart, &outbox.tokens, ehr).await {
+        Ok(t) => t,
+        Err(e) => return Verdict::Retry { reason: format!("cannot authenticate to the EHR: {e}") },
+    };
+    let sent = state
+        .smart
+        .http
+        .post(&message.endpoint)
+        .bearer_auth(token)
+        .header(reqwest::header::CONTENT_TYPE, "application/fhir+json")
+        .header(reqwest::header::ACCEPT, "application/fhir+json")
+        .body(message.body.clone())
+        .send()
+        .await;
+    let response = match sent {
+        Ok(r) => r,
+        Err(e) if e.is_timeout() => return Verdict::Retry { reason: "the EHR did not answer in time".into() },
+        Err(e) if e.is_connect() => return Verdict::Retry { reason: "cannot connect to the EHR".into() },
+        Err(e) => return Verdict::Retry { reason: format!("network error: {e}") },
+    };
+    let status = response.status().as_u16();
+    if status == 401 {
+        outbox.tokens.forget(&ehr.id);
+    }
+    match crate::fhir::client::read_limited(response).await {
+        Ok(body) => crate::messaging::response::classify(status, &body),
+        // A 2xx whose body broke off is not proof of delivery: send again (same ids).
+        Err(e) => Verdict::Retry { reason: format!("reading the EHR's answer failed (HTTP {status}): {e}") },
+    }
+}
