@@ -225,8 +225,8 @@ referral entry: {} referrals, one request at a time, loopback, wall time per req
     );
     summary("submit latency under load", Arc::try_unwrap(latencies).unwrap().into_inner().unwrap());
     println!(
-        "{:<34} all {delivered} messages delivered {drained_secs:.2} s after the first submit ({:.0} deliveries/s); \
-         the EHR holds {received} messages",
+        "{:<34} this phase's {submitted} messages were all delivered {drained_secs:.2} s after its first submit \
+         ({:.0} deliveries/s); {delivered} delivered in all, the EHR holds {received}",
         "outbox",
         submitted as f64 / drained_secs
     );

@@ -69,6 +69,7 @@ pub async fn start_on(
         cipher,
         directory: Arc::new(directory),
         outbox: crate::outbox::Outbox::default(),
+        write_gate: Arc::default(),
     };
     spawn_purger(state.clone());
     crate::outbox::worker::spawn(state.clone(), OUTBOX_WORKERS);

@@ -18,4 +18,7 @@ pub struct AppState {
     /// The services we accept referrals for.
     pub directory: Arc<Directory>,
     pub outbox: crate::outbox::Outbox,
+    /// Serialises the busiest writers (submit, outbox claims and results) inside this process, so
+    /// they queue here instead of in SQLite's busy handler, which sleeps in growing steps.
+    pub write_gate: Arc<tokio::sync::Mutex<()>>,
 }

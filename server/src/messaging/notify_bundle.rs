@@ -407,6 +407,19 @@ mod tests {
     }
 
     #[test]
+    fn a_questionnaire_response_travels_after_the_consent_and_must_be_listed() {
+        let mut f = fixture();
+        let qr = json!({"resourceType": "QuestionnaireResponse", "id": "qr-1", "status": "completed",
+            "subject": {"reference": format!("{EHR}/Patient/pat-1")}});
+        let unlisted = NotifyAddInput { questionnaire_response: Some(&qr), ..input(&f) };
+        assert!(matches!(build_notify_add(&unlisted), Err(BundleError::Disagree(_))));
+        f.sr["supportingInfo"].as_array_mut().unwrap().push(json!({"reference": "QuestionnaireResponse/qr-1"}));
+        let b = build_notify_add(&NotifyAddInput { questionnaire_response: Some(&qr), ..input(&f) }).unwrap();
+        assert_eq!(b["entry"][8]["resource"]["resourceType"], "QuestionnaireResponse");
+        assert_eq!(b["entry"][8]["fullUrl"], format!("{OURS}/QuestionnaireResponse/qr-1"));
+    }
+
+    #[test]
     fn references_to_the_ehr_are_allowed_outside_the_bundle() {
         let mut f = fixture();
         f.sr["encounter"] = json!({"reference": format!("{EHR}/Encounter/enc-1")});

@@ -7,6 +7,7 @@ use super::{backoff::retry_delay_secs, ehr_auth, store, store::Claimed, Outbox};
 use crate::{messaging::response::Verdict, smart::now_unix, state::AppState};
 use rand::Rng;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// Starts `count` workers on the current runtime.
 pub fn spawn(state: AppState, count: usize) {
@@ -26,7 +27,11 @@ async fn work(state: &AppState) {
     let state = state.clone();
     let poll = Duration::from_millis(state.config.outbox.poll_millis);
     loop {
-        match store::claim(&state.db, now_unix(), state.config.outbox.lease_secs).await {
+        let claimed = {
+            let _gate = state.write_gate.lock().await;
+            store::claim(&state.db, now_unix(), state.config.outbox.lease_secs).await
+        };
+        match claimed {
             Ok(Some(message)) => deliver(&state, &state.outbox, message).await,
             Ok(None) => {
                 tokio::select! {
@@ -43,8 +48,6 @@ async fn work(state: &AppState) {
 }
 
 async fn deliver(state: &AppState, outbox: &Outbox, message: Claimed) {
-    let verdict = attempt(state, outbox, &message).await;
-    let now = now_unix();
     let span = tracing::info_span!(
         "deliver",
         event = %message.event,
@@ -53,7 +56,13 @@ async fn deliver(state: &AppState, outbox: &Outbox, message: Claimed) {
         ehr = %message.ehr_id,
         attempt = message.attempts
     );
-    let _enter = span.enter();
+    deliver_in_span(state, outbox, message).instrument(span).await
+}
+
+async fn deliver_in_span(state: &AppState, outbox: &Outbox, message: Claimed) {
+    let verdict = attempt(state, outbox, &message).await;
+    let now = now_unix();
+    let _gate = state.write_gate.lock().await;
     let recorded = match &verdict {
         Verdict::Delivered => {
             tracing::info!("message delivered");

@@ -209,6 +209,7 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
     .map_err(|e| internal("submit: the notify-add-service-request message failed its checks")(e))?
     .to_string();
 
+    let _gate = state.write_gate.lock().await;
     let mut tx = state.db.begin().await.map_err(internal("submit: begin failed"))?;
     // First statement of the transaction, so concurrent submits serialise on it: the loser
     // changes no row and finds the winner's referral.
