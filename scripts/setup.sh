@@ -48,6 +48,9 @@ if ! (cd end2end && npm ls --depth=0 >/dev/null 2>&1); then
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi
 
+# The independent FHIR R4 validator the tests call (Python venv with fhir.resources from PyPI).
+./scripts/fhir-validator/setup.sh
+
 printf '\nsetup: ready (cargo-leptos %s, wasm-bindgen %s, %s, wasm-opt %s)\n' \
   "$CARGO_LEPTOS_VERSION" "$WASM_BINDGEN_VERSION" "$(chromium --version 2>/dev/null | head -1)" \
   "$(wasm-opt --version 2>/dev/null | head -1)"

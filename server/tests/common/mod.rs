@@ -2,6 +2,8 @@
 //! fresh database each.
 #![allow(dead_code)]
 
+pub mod fhir_validation;
+
 use reqwest::{header, redirect, StatusCode};
 use sandbox::{ClientAuth, ClientRegistration, LaunchMode, LaunchRequest, SandboxConfig, SandboxHandle};
 use server::{config::Config, startup};

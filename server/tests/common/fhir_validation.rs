@@ -1,0 +1,56 @@
+//! The independent FHIR R4 validator (`scripts/fhir-validator/validate.py`: the `fhir.resources`
+//! package from PyPI, in the venv `./scripts/setup.sh` creates), called from tests.
+
+use serde_json::Value;
+use std::{
+    io::Write,
+    path::PathBuf,
+    process::{Command, Stdio},
+};
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn python() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"));
+    target.join("fhir-validator-venv/bin/python")
+}
+
+/// Every error the validator finds in `resources` (empty when all are valid).
+pub fn fhir_errors(resources: &[Value]) -> Vec<String> {
+    let python = python();
+    assert!(
+        python.exists(),
+        "the FHIR validator is not installed ({} missing): run ./scripts/setup.sh",
+        python.display()
+    );
+    let mut child = Command::new(&python)
+        .arg(workspace().join("scripts/fhir-validator/validate.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the FHIR validator");
+    let input = serde_json::to_vec(resources).unwrap();
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let out = child.wait_with_output().expect("run the FHIR validator");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("the FHIR validator's output is unreadable ({e}); stderr: {}", String::from_utf8_lossy(&out.stderr))
+    });
+    assert_eq!(report["checked"], resources.len(), "the validator checked every resource: {report}");
+    let errors: Vec<String> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("#{} {} {}: {}", e["index"], e["resourceType"], e["id"], e["error"].as_str().unwrap_or("?")))
+        .collect();
+    assert_eq!(out.status.code() == Some(0), errors.is_empty(), "exit status agrees with the report: {report}");
+    errors
+}
+
+/// Fails the test, listing every error, unless all `resources` are valid FHIR R4.
+pub fn assert_valid_fhir(resources: &[Value]) {
+    let errors = fhir_errors(resources);
+    assert!(errors.is_empty(), "invalid FHIR R4:\n{}", errors.join("\n"));
+}
