@@ -39,6 +39,8 @@ pub struct Config {
     pub launch_ttl_secs: u64,
     pub session_ttl_secs: u64,
     pub outbound_timeout_secs: u64,
+    /// Lifetime of the access tokens our token endpoint issues to EHRs.
+    pub api_token_ttl_secs: u64,
     pub referral: ReferralConfig,
     pub outbox: OutboxConfig,
 }
@@ -97,7 +99,39 @@ pub struct EhrRegistration {
     #[serde(default = "default_scopes")]
     pub scopes: String,
     pub process_message: ProcessMessageConfig,
+    /// This EHR as a client of our FHIR API (reads, and later messages to us): SMART Backend
+    /// Services with `private_key_jwt` against this JWKS. `None`: the EHR cannot call us.
+    #[serde(default)]
+    pub api_client: Option<ApiClientConfig>,
 }
+
+/// A registered source's client of our FHIR API.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ApiClientConfig {
+    /// The `iss`/`sub` of its client assertions; unique across EHRs.
+    pub client_id: String,
+    /// Its public keys: a JWK Set file, or…
+    #[serde(default)]
+    pub jwks_file: Option<PathBuf>,
+    /// …the JWK Set inline.
+    #[serde(default)]
+    pub jwks: Option<serde_json::Value>,
+    /// What it may be granted.
+    #[serde(default = "default_api_scopes")]
+    pub scopes: String,
+}
+
+pub const DEFAULT_API_SCOPES: &str =
+    "system/ServiceRequest.rs system/Task.rs system/DocumentReference.rs system/Binary.rs system/Bundle.c";
+
+fn default_api_scopes() -> String {
+    DEFAULT_API_SCOPES.to_string()
+}
+
+/// The built-in sandbox EHR's public key as our API client (dev only; see sandbox/keys/README.md).
+pub const SANDBOX_API_CLIENT_ID: &str = "sandbox-ehr";
+const SANDBOX_API_JWKS: &str = include_str!("../../sandbox/keys/api-client-es384.jwks.json");
 
 fn default_scopes() -> String {
     DEFAULT_SCOPES.to_string()
@@ -208,6 +242,7 @@ struct FileConfig {
     launch_ttl_secs: Option<u64>,
     session_ttl_secs: Option<u64>,
     outbound_timeout_secs: Option<u64>,
+    api_token_ttl_secs: Option<u64>,
     #[serde(default)]
     log: FileLog,
     #[serde(default)]
@@ -354,6 +389,9 @@ impl Config {
             outbound_timeout_secs: parse_env(env, "EREFERRAL_OUTBOUND_TIMEOUT_SECS")?
                 .or(file.outbound_timeout_secs)
                 .unwrap_or(10),
+            api_token_ttl_secs: parse_env(env, "EREFERRAL_API_TOKEN_TTL_SECS")?
+                .or(file.api_token_ttl_secs)
+                .unwrap_or(300),
             referral: ReferralConfig {
                 services_file: env("EREFERRAL_SERVICES_FILE")
                     .filter(|v| !v.is_empty())
@@ -409,6 +447,7 @@ impl Config {
             ));
         }
         let mut ids = std::collections::HashSet::new();
+        let mut api_ids = std::collections::HashSet::new();
         for ehr in &self.ehrs {
             if !ids.insert(ehr.id.as_str()) {
                 return Err(ConfigError::Invalid(format!("EHR id {:?} is registered twice", ehr.id)));
@@ -427,6 +466,17 @@ impl Config {
                     )));
                 }
             }
+            if let Some(api) = &ehr.api_client {
+                if u8::from(api.jwks_file.is_some()) + u8::from(api.jwks.is_some()) != 1 {
+                    return Err(ConfigError::Invalid(format!(
+                        "EHR {:?}: api_client needs exactly one of jwks_file and jwks",
+                        ehr.id
+                    )));
+                }
+                if !api_ids.insert(api.client_id.as_str()) {
+                    return Err(ConfigError::Invalid(format!("API client id {:?} is registered twice", api.client_id)));
+                }
+            }
             if let ClientAuthConfig::ClientSecretBasic { secret: None, secret_env: None } = &ehr.client_auth {
                 return Err(ConfigError::Invalid(format!(
                     "EHR {:?}: client_secret_basic needs secret or secret_env",
@@ -434,7 +484,11 @@ impl Config {
                 )));
             }
         }
-        if self.session_ttl_secs == 0 || self.launch_ttl_secs == 0 || self.outbound_timeout_secs == 0 {
+        if self.session_ttl_secs == 0
+            || self.launch_ttl_secs == 0
+            || self.outbound_timeout_secs == 0
+            || self.api_token_ttl_secs == 0
+        {
             return Err(ConfigError::Invalid("TTLs and timeouts must be greater than zero".into()));
         }
         let o = &self.outbox;
@@ -506,6 +560,12 @@ pub fn sandbox_registration(sandbox_url: &Url) -> EhrRegistration {
             event_system: DEFAULT_EVENT_SYSTEM.into(),
             event_spelling: EventSpelling::Hyphenated,
         },
+        api_client: Some(ApiClientConfig {
+            client_id: SANDBOX_API_CLIENT_ID.into(),
+            jwks_file: None,
+            jwks: Some(serde_json::from_str(SANDBOX_API_JWKS).expect("the sandbox's API client JWKS is JSON")),
+            scopes: DEFAULT_API_SCOPES.into(),
+        }),
     }
 }
 
@@ -593,5 +653,57 @@ process_message = { endpoint = "https://ehr.example.org/fhir/$process-message", 
 "#;
         let err = Config::from_sources(Some(file), &env_of(&[])).unwrap_err();
         assert!(err.to_string().contains("bare origin"), "{err}");
+    }
+
+    #[test]
+    fn api_clients_need_one_jwks_and_unique_ids() {
+        let c = Config::from_sources(None, &env_of(&[])).unwrap();
+        let api = c.ehrs[0].api_client.as_ref().expect("the sandbox can call our API");
+        assert_eq!(api.client_id, SANDBOX_API_CLIENT_ID);
+        assert!(api.jwks.as_ref().unwrap()["keys"][0]["kid"].is_string());
+        let ehr = |id: &str, api: &str| {
+            format!(
+                r#"
+[[ehr]]
+id = "{id}"
+name = "H"
+issuer = "https://{id}.example.org/fhir"
+client_id = "c"
+allowed_origins = ["https://{id}.example.org"]
+client_auth = {{ method = "public" }}
+process_message = {{ endpoint = "https://{id}.example.org/fhir/$process-message", auth = {{ method = "static_bearer", token = "t" }} }}
+api_client = {api}
+"#
+            )
+        };
+        let both = ehr("a", r#"{ client_id = "x", jwks_file = "k.json", jwks = { keys = [] } }"#);
+        let err = Config::from_sources(Some(&both), &env_of(&[])).unwrap_err();
+        assert!(err.to_string().contains("exactly one of jwks_file and jwks"), "{err}");
+        let twice = format!(
+            "{}{}",
+            ehr("a", r#"{ client_id = "x", jwks_file = "k.json" }"#),
+            ehr("b", r#"{ client_id = "x", jwks_file = "k.json" }"#)
+        );
+        let err = Config::from_sources(Some(&twice), &env_of(&[])).unwrap_err();
+        assert!(err.to_string().contains("registered twice"), "{err}");
+        let ok = ehr("a", r#"{ client_id = "x", jwks_file = "k.json" }"#);
+        let c = Config::from_sources(Some(&ok), &env_of(&[])).unwrap();
+        assert_eq!(c.ehrs[0].api_client.as_ref().unwrap().scopes, DEFAULT_API_SCOPES);
+    }
+
+    #[test]
+    fn outbox_settings_are_checked() {
+        let err = Config::from_sources(
+            None,
+            &env_of(&[("EREFERRAL_OUTBOX_LEASE_SECS", "5"), ("EREFERRAL_OUTBOUND_TIMEOUT_SECS", "10")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("lease_secs"), "{err}");
+        let c =
+            Config::from_sources(Some("[outbox]\nretry_base_secs = 1\nretry_max_secs = 30\n"), &env_of(&[])).unwrap();
+        assert_eq!((c.outbox.retry_base_secs, c.outbox.retry_max_secs, c.outbox.lease_secs), (1, 30, 60));
+        let c = Config::from_sources(None, &env_of(&[])).unwrap();
+        assert_eq!(c.ehrs[0].process_message.event_spelling, EventSpelling::Hyphenated);
+        assert_eq!(c.ehrs[0].process_message.event_system, DEFAULT_EVENT_SYSTEM);
     }
 }

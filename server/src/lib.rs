@@ -2,6 +2,7 @@
 //! The eReferral server (RMS Target): SMART EHR launch (backend-for-frontend), launch-scoped
 //! sessions, and Leptos server rendering.
 
+pub mod api;
 pub mod backend;
 pub mod config;
 pub mod db;
@@ -37,6 +38,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(http::health::healthz))
         .merge(smart::router())
+        .merge(api::router())
         .merge(http::wizard_forms::router(&state))
         .leptos_routes_with_context(&state, routes, leptos_context, {
             let options = options.clone();

@@ -57,6 +57,7 @@ pub async fn start_on(
         .context("loading the service directory")?;
     tracing::info!(services = directory.services().len(), "service directory loaded");
     let smart = smart::SmartClient::new(&config).context("loading client keys")?;
+    let api_clients = crate::api::clients::ApiClients::load(&config).context("loading API clients' keys")?;
     let security = SecurityHeaders::new(&config.frame_ancestors());
     let public_url = config.public_url.clone();
     let sandbox_url = config.sandbox.enabled.then(|| config.sandbox.public_url.clone());
@@ -70,6 +71,7 @@ pub async fn start_on(
         directory: Arc::new(directory),
         outbox: crate::outbox::Outbox::default(),
         write_gate: Arc::default(),
+        api_clients: Arc::new(api_clients),
     };
     spawn_purger(state.clone());
     crate::outbox::worker::spawn(state.clone(), OUTBOX_WORKERS);
@@ -100,6 +102,9 @@ fn spawn_purger(state: AppState) {
             }
             if let Err(e) = session::store::purge_expired(&state.db, now).await {
                 tracing::warn!(error = %e, "purging expired sessions failed");
+            }
+            if let Err(e) = crate::api::tokens::purge_expired(&state.db, now).await {
+                tracing::warn!(error = %e, "purging expired API tokens failed");
             }
             match crate::referral::drafts::purge_expired(&state.db, now).await {
                 Ok(0) => {}

@@ -21,4 +21,6 @@ pub struct AppState {
     /// Serialises the busiest writers (submit, outbox claims and results) inside this process, so
     /// they queue here instead of in SQLite's busy handler, which sleeps in growing steps.
     pub write_gate: Arc<tokio::sync::Mutex<()>>,
+    /// Registered sources that may call our FHIR API.
+    pub api_clients: Arc<crate::api::clients::ApiClients>,
 }

@@ -140,10 +140,11 @@ process_message = {{ endpoint = "{fhir}/$process-message", auth = {process_messa
         env.insert(k.to_string(), v.to_string());
     }
     let config = Config::from_sources(Some(&toml), &|k| env.get(k).cloned()).expect("test config");
-    assert!(!config.sandbox.enabled, "an [[ehr]] turns the embedded sandbox off");
+    let embedded_wanted = env.get("EREFERRAL_SANDBOX").is_some_and(|v| v == "on");
+    assert_eq!(config.sandbox.enabled, embedded_wanted, "an [[ehr]] turns the embedded sandbox off unless asked");
     let running = startup::start_on(config, leptos_options(), app_listener, None).await.expect("start");
     assert_eq!(running.public_url, app_url);
-    assert!(running.sandbox.is_none());
+    assert_eq!(running.sandbox.is_some(), embedded_wanted);
     let state = running.state.clone();
     tokio::spawn(running.serve_until(std::future::pending()));
     let http = reqwest::Client::builder().redirect(redirect::Policy::none()).build().unwrap();
