@@ -91,8 +91,12 @@ test('an EHR rejecting the notification: the clinician reads why, then closes th
     await expect(status).toContainText('patient not found in EHR');
     // The modal stays open until the clinician has read it.
     await expect(page.getByTestId('app-modal')).toHaveCount(1);
-    await frame.getByTestId('close-now').focus();
-    await page.keyboard.press('Enter');
+    // The close button is a real, focusable button; it is pressed from inside the frame, since the
+    // EHR removes the frame while a Playwright key press would still be waiting on it.
+    const close = frame.getByTestId('close-now');
+    await expect(close).toBeVisible();
+    await close.focus();
+    await frame.evaluate(() => (document.activeElement as HTMLElement).click());
     await expect(page.getByTestId('ehr-events')).toContainText('ui.done accepted');
     await expect(page.getByTestId('app-modal')).toHaveCount(0);
   } finally {
