@@ -59,6 +59,10 @@ pub enum DraftStatusView {
     TimedOut,
     /// The draft was resumed in a later launch.
     MovedElsewhere,
+    /// Sent, then revoked by the EHR (the patient withdrew consent): its details are gone.
+    Revoked {
+        referral_number: String,
+    },
 }
 
 /// The delivery of a message to the EHR, as the clinician who sent the referral sees it.

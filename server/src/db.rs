@@ -28,6 +28,8 @@ pub async fn open(url: &str) -> Result<Db, DbError> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
+        // Deleted and overwritten content is zeroed in the file (revoked referrals' PHI must go).
+        .pragma("secure_delete", "ON")
         .busy_timeout(Duration::from_secs(5));
     if let Some(parent) = options.get_filename().parent() {
         if !parent.as_os_str().is_empty() {

@@ -1,4 +1,4 @@
-//! The independent FHIR R4 validator (fhir.resources 6.4.0 from PyPI) is real, and every kind of
+//! The independent FHIR R4 validator (fhir.resources 6.4.0 from PyPI, FHIR 4.0.1) is real, and every kind of
 //! referral message and resource the app builds passes it.
 
 mod common;
@@ -27,6 +27,7 @@ fn message() -> Value {
 #[test]
 fn the_validator_passes_a_valid_message_and_catches_each_kind_of_error() {
     assert_valid_fhir(&[message()]);
+    assert!(fhir_errors(&[message(), message()]).is_empty());
     let spoilt: Vec<(&str, Value)> = vec![
         ("unknown element", {
             let mut m = message();
@@ -73,6 +74,36 @@ fn the_validator_passes_a_valid_message_and_catches_each_kind_of_error() {
             m["entry"][1]["resource"]["status"] = json!("sent");
             m
         }),
+        ("a string where FHIR JSON wants a boolean (pydantic would coerce it)", {
+            let mut m = message();
+            m["entry"][2]["resource"]["active"] = json!("true");
+            m
+        }),
+        ("a number where FHIR JSON wants a string", {
+            let mut m = message();
+            m["entry"][1]["resource"]["subject"]["reference"] = json!(7);
+            m
+        }),
+        ("a dateTime with a time but no zone", {
+            let mut m = message();
+            m["entry"][1]["resource"]["authoredOn"] = json!("2026-11-22T10:00:00");
+            m
+        }),
+        ("an Extension without url", {
+            let mut m = message();
+            m["entry"][2]["resource"]["extension"] = json!([{"valueString": "x"}]);
+            m
+        }),
+        ("an entry of a message without fullUrl", {
+            let mut m = message();
+            m["entry"][2].as_object_mut().unwrap().remove("fullUrl");
+            m
+        }),
+        (
+            "an R4B-only resource",
+            json!({"resourceType": "SubscriptionStatus", "id": "x", "type": "handshake",
+            "subscription": {"reference": "Subscription/1"}}),
+        ),
     ];
     let all: Vec<Value> = spoilt.iter().map(|(_, m)| m.clone()).collect();
     let errors = fhir_errors(&all);

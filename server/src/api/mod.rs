@@ -8,6 +8,7 @@ pub mod clients;
 pub mod discovery;
 pub mod error;
 pub mod fhir_read;
+pub mod process_message;
 pub mod scopes;
 pub mod token_endpoint;
 pub mod tokens;
@@ -24,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/.well-known/smart-configuration", get(discovery::smart_configuration))
         .route("/fhir/.well-known/smart-configuration", get(discovery::smart_configuration))
         .route("/fhir/metadata", get(discovery::capability_statement))
+        .route("/fhir/$process-message", post(process_message::process_message))
         .route("/fhir/ServiceRequest/{id}", get(fhir_read::service_request))
         .route("/fhir/Task/{id}", get(fhir_read::task))
         .route("/fhir/Task", get(fhir_read::task_search))

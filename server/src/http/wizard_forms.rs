@@ -242,12 +242,18 @@ async fn delivery_status(
     else {
         return Err(PageError(AppError::BadRequest));
     };
-    let view = crate::referral::delivery::delivery_view(&state, &sr, false)
-        .await
-        .map_err(page_error("delivery lookup failed"))?;
     let ehr = w.close_view(&state).ehr_name;
     let ehr = if ehr.is_empty() { "your EHR".to_string() } else { ehr };
-    let body = serde_json::json!({ "state": view.slug(), "text": view.sentence(&ehr) });
+    let revoked =
+        crate::referral::revoke::is_revoked(&state.db, &sr).await.map_err(page_error("referral lookup failed"))?;
+    let body = if revoked {
+        serde_json::json!({ "state": "revoked", "text": "This referral was revoked: the patient withdrew consent." })
+    } else {
+        let view = crate::referral::delivery::delivery_view(&state, &sr, false)
+            .await
+            .map_err(page_error("delivery lookup failed"))?;
+        serde_json::json!({ "state": view.slug(), "text": view.sentence(&ehr) })
+    };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
 

@@ -3,5 +3,7 @@
 
 pub mod bundle_check;
 pub mod event;
+pub mod inbound;
 pub mod notify_bundle;
 pub mod response;
+pub mod status_bundle;

@@ -64,7 +64,7 @@ pub struct NotifyAddInput<'a> {
     pub practitioner_role: Option<&'a Value>,
 }
 
-fn entry(base: &str, resource: &Value) -> Value {
+pub(crate) fn entry(base: &str, resource: &Value) -> Value {
     let rtype = resource.get("resourceType").and_then(Value::as_str).unwrap_or_default();
     let id = resource.get("id").and_then(Value::as_str).unwrap_or_default();
     json!({"fullUrl": format!("{}/{rtype}/{id}", base.trim_end_matches('/')), "resource": resource})
@@ -100,19 +100,7 @@ fn header(input: &NotifyAddInput) -> Value {
         extensions.push(json!({"url": REFERRAL_IDENTIFIER_EXT, "valueIdentifier": requisition}));
     }
     let sender = ext(SUBMITTER_EXT).and_then(|e| e.get("valueReference").cloned());
-    let mut header = json!({
-        "resourceType": "MessageHeader",
-        "id": h.header_id,
-        "eventCoding": {"system": h.event_system, "code": h.event_code, "display": h.event_display},
-        "destination": [{"name": h.destination_name, "endpoint": h.destination_endpoint}],
-        "source": {
-            "name": h.source.name,
-            "software": h.source.software,
-            "version": h.source.version,
-            "endpoint": h.source.endpoint,
-        },
-        "focus": [{"reference": format!("ServiceRequest/{sr_id}")}],
-    });
+    let mut header = base_header(&h, &format!("ServiceRequest/{sr_id}"));
     let map = header.as_object_mut().expect("object");
     if !extensions.is_empty() {
         map.insert("extension".into(), Value::Array(extensions));
@@ -124,6 +112,35 @@ fn header(input: &NotifyAddInput) -> Value {
         map.insert("author".into(), author.clone());
     }
     header
+}
+
+/// A MessageHeader with its event, destination, source and one `focus`.
+pub(crate) fn base_header(h: &HeaderInput, focus: &str) -> Value {
+    json!({
+        "resourceType": "MessageHeader",
+        "id": h.header_id,
+        "eventCoding": {"system": h.event_system, "code": h.event_code, "display": h.event_display},
+        "destination": [{"name": h.destination_name, "endpoint": h.destination_endpoint}],
+        "source": {
+            "name": h.source.name,
+            "software": h.source.software,
+            "version": h.source.version,
+            "endpoint": h.source.endpoint,
+        },
+        "focus": [{"reference": focus}],
+    })
+}
+
+/// The message Bundle around `entries` (header first).
+pub(crate) fn message_bundle(h: &HeaderInput, entries: Vec<Value>) -> Value {
+    json!({
+        "resourceType": "Bundle",
+        "id": h.bundle_id,
+        "identifier": {"system": "urn:ietf:rfc:3986", "value": format!("urn:uuid:{}", h.bundle_id)},
+        "type": "message",
+        "timestamp": h.timestamp,
+        "entry": entries,
+    })
 }
 
 /// Builds the message and checks it (see the module docs).
@@ -143,15 +160,7 @@ pub fn build_notify_add(input: &NotifyAddInput) -> Result<Value, BundleError> {
     list.extend(input.questionnaire_response.map(|q| entry(ours, q)));
     list.extend(input.documents.iter().map(|d| entry(ours, d)));
 
-    let h = input.header;
-    let bundle = json!({
-        "resourceType": "Bundle",
-        "id": h.bundle_id,
-        "identifier": {"system": "urn:ietf:rfc:3986", "value": format!("urn:uuid:{}", h.bundle_id)},
-        "type": "message",
-        "timestamp": h.timestamp,
-        "entry": list,
-    });
+    let bundle = message_bundle(&input.header, list);
     check(&bundle, ehr)?;
     Ok(bundle)
 }

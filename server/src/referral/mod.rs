@@ -6,5 +6,7 @@ pub mod delivery;
 pub mod drafts;
 pub mod fhir_build;
 pub mod prefill;
+pub mod revoke;
 pub mod submit;
+pub mod tombstone;
 pub mod wizard;

@@ -228,6 +228,9 @@ pub async fn view(
                         .await
                         .map_err(internal("referral lookup failed"))?
                         .unwrap_or_default();
+                    if super::revoke::is_revoked(&state.db, &sr).await.map_err(internal("referral lookup failed"))? {
+                        return Ok(revoked_view(w, state, number));
+                    }
                     let delivery = super::delivery::delivery_view(state, &sr, requested == "done")
                         .await
                         .map_err(internal("delivery lookup failed"))?;
@@ -383,6 +386,36 @@ pub async fn autosave(state: &AppState, w: &Wizard, step: Step, posted: &[(Strin
 
 pub fn step_path(launch: &str, step: Step) -> String {
     format!("/l/{launch}/{}", step.slug())
+}
+
+/// The page of a revoked referral: nothing of its content.
+fn revoked_view(w: &Wizard, state: &AppState, referral_number: String) -> WizardView {
+    WizardView {
+        launch: w.session.id.clone(),
+        header: w.header(state),
+        status: DraftStatusView::Revoked { referral_number },
+        step: Step::Review,
+        form: ReferralForm::default(),
+        errors: vec![],
+        validation: w.validation(state),
+        complete: vec![],
+        services: vec![],
+        categories: vec![],
+        search: Default::default(),
+        chosen: None,
+        attachments: vec![],
+        max_attachment_mb: 0,
+        max_attachments: 0,
+        self_name: w.user_display(),
+        draft_requester: None,
+        prefilled_from_ehr: false,
+        resume: None,
+        blockers: vec![],
+        revision: 0,
+        inactivity_warn_secs: state.config.referral.inactivity_warn_secs,
+        inactivity_timeout_secs: state.config.referral.inactivity_timeout_secs,
+        close: w.close_view(state),
+    }
 }
 
 pub fn done_path(launch: &str) -> String {

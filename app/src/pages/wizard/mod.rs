@@ -59,6 +59,7 @@ fn Wizard(v: WizardView, requested: String) -> impl IntoView {
         (DraftStatusView::Editing, "cancel") => "Cancel referral".to_string(),
         (DraftStatusView::Editing, _) => format!("{} · New referral", v.step.heading()),
         (DraftStatusView::Submitted { .. }, _) => "Referral sent".into(),
+        (DraftStatusView::Revoked { .. }, _) => "Referral revoked".into(),
         _ => "Referral not sent".into(),
     };
     let body = match (&v.status, requested.as_str()) {

@@ -110,6 +110,16 @@ pub fn OutcomePage(v: WizardView) -> impl IntoView {
             }
             .into_any()
         }
+        DraftStatusView::Revoked { referral_number } => view! {
+            <section class="card" data-testid="referral-revoked">
+                <h1 tabindex="-1" id="outcome-heading">"This referral was revoked"</h1>
+                <p>
+                    "Referral "<strong class="ref-number">{referral_number}</strong>" was withdrawn by "{ehr_name(&v.close)}
+                    " because the patient withdrew consent. Its details have been deleted and the service will not act on it."
+                </p>
+            </section>
+        }
+        .into_any(),
         DraftStatusView::MovedElsewhere => view! {
             <section class="card" data-testid="referral-moved">
                 <h1>"This referral continues in another window"</h1>

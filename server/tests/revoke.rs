@@ -1,0 +1,203 @@
+//! `revoke-service-request` from the source: the referral's PHI leaves the database file, the
+//! Task is cancelled, the source is told, and every later access says "revoked".
+
+mod common;
+
+use common::fhir_validation::assert_valid_fhir;
+use common::*;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const NAME: &str = "Ndiaye"; // pat-2, Zoë Ndiaye-Côté
+const REASON: &str = "REASON-QUUX-4242";
+const NOTE: &str = "NOTE-XYZZY-7731";
+const FILE_MARK: &str = "ATTACH-MARKER-9911";
+
+async fn api_token(env: &TestEnv, scope: &str) -> String {
+    let pem =
+        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sandbox/keys/api-client-es384.pem"))
+            .unwrap();
+    let mut header = Header::new(Algorithm::ES384);
+    header.kid = Some("sandbox-ehr-api-es384".into());
+    let now = server::smart::now_unix();
+    let aud = format!("{}auth/token", env.app_url);
+    let claims = json!({"iss": "sandbox-ehr", "sub": "sandbox-ehr", "aud": aud, "exp": now + 120, "jti": uuid::Uuid::new_v4().to_string()});
+    let assertion = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_pem(&pem).unwrap()).unwrap();
+    let r = env
+        .http
+        .post(&aud)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", scope),
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            ("client_assertion", &assertion),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_string()
+}
+
+fn revoke_message(event: &str, system: &str, focus: &str) -> Value {
+    json!({
+        "resourceType": "Bundle", "id": uuid::Uuid::new_v4().to_string(), "type": "message",
+        "timestamp": "2026-11-22T12:00:00Z",
+        "entry": [{"fullUrl": "urn:uuid:4b0e2c1a-0000-4000-8000-000000000001", "resource": {
+            "resourceType": "MessageHeader", "id": "4b0e2c1a-0000-4000-8000-000000000001",
+            "eventCoding": {"system": system, "code": event},
+            "source": {"endpoint": "http://ehr.example/fhir/$process-message"},
+            "focus": [{"reference": focus}]
+        }}]
+    })
+}
+
+async fn post_message(env: &TestEnv, token: Option<&str>, body: &[u8]) -> (StatusCode, Value) {
+    let mut r = env
+        .http
+        .post(format!("{}fhir/$process-message", env.app_url))
+        .header("content-type", "application/fhir+json")
+        .body(body.to_vec());
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    let r = r.send().await.unwrap();
+    (r.status(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// The database file and its WAL, as bytes.
+fn database_bytes(env: &TestEnv) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for name in ["ereferral.db", "ereferral.db-wal"] {
+        if let Ok(b) = std::fs::read(env.data_dir.join(name)) {
+            bytes.extend(b);
+        }
+    }
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test]
+async fn a_revoked_referral_leaves_no_phi_and_says_revoked_everywhere() {
+    let env = start().await;
+    let (l, _) = launched(&env, launch_request("pat-2", "Practitioner/prac-1")).await;
+    fill_valid_referral(&env, &l).await;
+    l.post_see_other(&env, "/do/step/details", &[("reason", REASON), ("notes", NOTE), ("nav", "next")]).await;
+    l.upload(&env, "scan.pdf", format!("%PDF-1.7\n{FILE_MARK}").into_bytes()).await;
+    l.post_see_other(&env, "/do/submit", &[]).await;
+    let sr_id: String = sqlx::query_scalar("SELECT id FROM referrals").fetch_one(&env.state.db).await.unwrap();
+    let number: String =
+        sqlx::query_scalar("SELECT referral_number FROM referrals").fetch_one(&env.state.db).await.unwrap();
+    eventually("the referral is delivered", 20, || async {
+        let s: String = sqlx::query_scalar("SELECT status FROM outbox").fetch_one(&env.state.db).await.unwrap();
+        (s == "delivered").then_some(())
+    })
+    .await;
+    let before = database_bytes(&env);
+    for phi in [NAME, REASON, NOTE, FILE_MARK] {
+        assert!(contains(&before, phi), "{phi} is stored before the revoke (else this test proves nothing)");
+    }
+
+    // The source revokes, in the older spelling and an http variant of the event system.
+    let token =
+        api_token(&env, "system/Bundle.c system/ServiceRequest.rs system/Task.rs system/DocumentReference.rs").await;
+    let message = revoke_message(
+        "revoke-servicerequest",
+        "http://ehealthontario.ca/fhir/CodeSystem/message-event-code",
+        &format!("{}fhir/ServiceRequest/{sr_id}", env.app_url),
+    );
+    let (status, outcome) = post_message(&env, Some(&token), message.to_string().as_bytes()).await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    assert_eq!(outcome["issue"][0]["severity"], "information");
+
+    let after = database_bytes(&env);
+    for phi in [NAME, REASON, NOTE, FILE_MARK] {
+        assert!(!contains(&after, phi), "{phi} is still in the database file after the revoke");
+    }
+
+    // Every later access says revoked.
+    let (_, done) = l.get(&env, "/done").await;
+    assert!(done.contains("This referral was revoked"), "{done}");
+    assert!(done.contains(&number));
+    assert!(!done.contains(NAME) && !done.contains(REASON));
+    let (_, review) = l.get(&env, "/review").await;
+    assert!(review.contains("This referral was revoked"));
+    let read = |path: String| {
+        let env = &env;
+        let token = token.clone();
+        async move {
+            let r = env.http.get(format!("{}fhir/{path}", env.app_url)).bearer_auth(token).send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (_, sr) = read(format!("ServiceRequest/{sr_id}")).await;
+    assert_eq!(sr["status"], "revoked");
+    let (_, tasks) = read(format!("Task?based-on=ServiceRequest/{sr_id}")).await;
+    let task = &tasks["entry"][0]["resource"];
+    assert_eq!(task["status"], "cancelled");
+    assert_eq!(task["businessStatus"]["coding"][0]["code"], "6.0");
+    assert!(!sr.to_string().contains(NAME) && !task.to_string().contains(NAME));
+
+    // The source is told: one notify-update-status with the cancelled Task, valid FHIR.
+    let update = eventually("the status update reaches the EHR", 20, || async {
+        env.sandbox.received_messages().into_iter().find(|m| m.event == "notify-update-status")
+    })
+    .await;
+    let entries = update.raw["entry"].as_array().unwrap();
+    assert_eq!(entries[0]["resource"]["focus"][0]["reference"], format!("Task/{}", task["id"].as_str().unwrap()));
+    assert_eq!(entries[1]["resource"]["status"], "cancelled");
+    assert!(!update.raw.to_string().contains(NAME));
+    assert_valid_fhir(&[update.raw.clone(), sr.clone(), tasks.clone()]);
+
+    // Again: nothing more happens.
+    let again = revoke_message(
+        "revoke-service-request",
+        server::config::DEFAULT_EVENT_SYSTEM,
+        &format!("ServiceRequest/{sr_id}"),
+    );
+    let (status, outcome) = post_message(&env, Some(&token), again.to_string().as_bytes()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(outcome["issue"][0]["details"]["text"].as_str().unwrap().contains("already revoked"));
+}
+
+#[tokio::test]
+async fn process_message_refuses_what_it_cannot_take() {
+    let env = start().await;
+    let (l, _) = launched(&env, launch_request("pat-1", "Practitioner/prac-1")).await;
+    fill_valid_referral(&env, &l).await;
+    l.post_see_other(&env, "/do/submit", &[]).await;
+    let sr_id: String = sqlx::query_scalar("SELECT id FROM referrals").fetch_one(&env.state.db).await.unwrap();
+    let revoke = revoke_message(
+        "revoke-service-request",
+        server::config::DEFAULT_EVENT_SYSTEM,
+        &format!("ServiceRequest/{sr_id}"),
+    );
+    let body = revoke.to_string();
+
+    assert_eq!(post_message(&env, None, body.as_bytes()).await.0, StatusCode::UNAUTHORIZED);
+    let reader = api_token(&env, "system/ServiceRequest.rs").await;
+    assert_eq!(post_message(&env, Some(&reader), body.as_bytes()).await.0, StatusCode::FORBIDDEN);
+
+    let token = api_token(&env, "system/Bundle.c").await;
+    let (status, outcome) = post_message(&env, Some(&token), b"{not json").await;
+    assert_eq!((status, outcome["resourceType"].as_str()), (StatusCode::BAD_REQUEST, Some("OperationOutcome")));
+    let (status, _) =
+        post_message(&env, Some(&token), br#"{"resourceType":"Bundle","type":"message","entry":[]}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let unknown =
+        revoke_message("notify-add-appointment-please", server::config::DEFAULT_EVENT_SYSTEM, "ServiceRequest/x");
+    let (status, outcome) = post_message(&env, Some(&token), unknown.to_string().as_bytes()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(outcome["issue"][0]["code"], "not-supported");
+    let nobody = revoke_message("revoke-service-request", server::config::DEFAULT_EVENT_SYSTEM, "ServiceRequest/nope");
+    assert_eq!(post_message(&env, Some(&token), nobody.to_string().as_bytes()).await.0, StatusCode::NOT_FOUND);
+
+    // Nothing was revoked by any of these.
+    let revoked: Option<i64> =
+        sqlx::query_scalar("SELECT revoked_at FROM referrals").fetch_one(&env.state.db).await.unwrap();
+    assert!(revoked.is_none());
+}
