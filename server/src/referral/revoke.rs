@@ -7,11 +7,7 @@
 
 use super::{submit, tombstone};
 use crate::{
-    messaging::{
-        event::Event,
-        notify_bundle::{HeaderInput, MessageSource},
-        status_bundle,
-    },
+    messaging::{event::Event, status_bundle},
     outbox::store::{self as outbox, NewMessage},
     smart::{now_unix, registry},
     state::AppState,
@@ -76,22 +72,7 @@ pub async fn revoke(state: &AppState, ehr_id: &str, service_request_id: &str) ->
     let (bundle_id, header_id) = (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string());
     let event = Event::NotifyUpdateStatus;
     let source_endpoint = format!("{our_base}/$process-message");
-    let header = HeaderInput {
-        bundle_id: &bundle_id,
-        header_id: &header_id,
-        timestamp: &at,
-        event_system: &ehr.process_message.event_system,
-        event_code: event.emitted(ehr.process_message.event_spelling),
-        event_display: event.display(),
-        destination_name: &ehr.name,
-        destination_endpoint: ehr.process_message.endpoint.as_str(),
-        source: MessageSource {
-            name: submit::SOURCE_NAME,
-            software: submit::SOURCE_SOFTWARE,
-            version: env!("CARGO_PKG_VERSION"),
-            endpoint: &source_endpoint,
-        },
-    };
+    let header = submit::message_header(ehr, event, (&bundle_id, &header_id), &at, &source_endpoint);
     let message = status_bundle::build_notify_update_status(&header, &our_base, &ehr_base, &task, &sr)?.to_string();
     let bare_patient = json!({"resourceType": "Patient", "id": row.patient_id}).to_string();
 

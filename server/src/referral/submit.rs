@@ -10,6 +10,7 @@ use super::{
     wizard::{blockers, internal, step_errors, step_path, Wizard},
 };
 use crate::{
+    config::EhrRegistration,
     db::Db,
     messaging::{
         event::Event,
@@ -30,6 +31,33 @@ pub const NOTIFY_ADD_EVENT: &str = "notify-add-service-request";
 /// `MessageHeader.source.name` and `software`.
 pub const SOURCE_NAME: &str = "eReferral";
 pub const SOURCE_SOFTWARE: &str = "ereferral-server";
+
+/// The header fields of a message of `event` to `ehr`, as it wants events spelled;
+/// `source_endpoint` is our `$process-message` URL.
+pub fn message_header<'a>(
+    ehr: &'a EhrRegistration,
+    event: Event,
+    (bundle_id, header_id): (&'a str, &'a str),
+    timestamp: &'a str,
+    source_endpoint: &'a str,
+) -> HeaderInput<'a> {
+    HeaderInput {
+        bundle_id,
+        header_id,
+        timestamp,
+        event_system: &ehr.process_message.event_system,
+        event_code: event.emitted(ehr.process_message.event_spelling),
+        event_display: event.display(),
+        destination_name: &ehr.name,
+        destination_endpoint: ehr.process_message.endpoint.as_str(),
+        source: MessageSource {
+            name: SOURCE_NAME,
+            software: SOURCE_SOFTWARE,
+            version: env!("CARGO_PKG_VERSION"),
+            endpoint: source_endpoint,
+        },
+    }
+}
 
 /// Our FHIR base URL (`{public_url}fhir`, no trailing slash).
 pub fn fhir_base(state: &AppState) -> String {
@@ -178,22 +206,7 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
     let event = Event::NotifyAddServiceRequest;
     let source_endpoint = format!("{our_base}/$process-message");
     let message = notify_bundle::build_notify_add(&NotifyAddInput {
-        header: HeaderInput {
-            bundle_id: &bundle_id,
-            header_id: &header_id,
-            timestamp: &authored_on,
-            event_system: &ehr.process_message.event_system,
-            event_code: event.emitted(ehr.process_message.event_spelling),
-            event_display: event.display(),
-            destination_name: &ehr.name,
-            destination_endpoint: ehr.process_message.endpoint.as_str(),
-            source: MessageSource {
-                name: SOURCE_NAME,
-                software: SOURCE_SOFTWARE,
-                version: env!("CARGO_PKG_VERSION"),
-                endpoint: &source_endpoint,
-            },
-        },
+        header: message_header(ehr, event, (&bundle_id, &header_id), &authored_on, &source_endpoint),
         fhir_base: &our_base,
         ehr_base: &ehr_base,
         service_request: &built.service_request,
