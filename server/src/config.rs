@@ -41,6 +41,8 @@ pub struct Config {
     pub outbound_timeout_secs: u64,
     /// Lifetime of the access tokens our token endpoint issues to EHRs.
     pub api_token_ttl_secs: u64,
+    /// The UTC offset appointment times typed in the intake console are in (`+00:00`, `-05:00`).
+    pub console_utc_offset: String,
     pub referral: ReferralConfig,
     pub outbox: OutboxConfig,
 }
@@ -243,6 +245,7 @@ struct FileConfig {
     session_ttl_secs: Option<u64>,
     outbound_timeout_secs: Option<u64>,
     api_token_ttl_secs: Option<u64>,
+    console_utc_offset: Option<String>,
     #[serde(default)]
     log: FileLog,
     #[serde(default)]
@@ -392,6 +395,12 @@ impl Config {
             api_token_ttl_secs: parse_env(env, "EREFERRAL_API_TOKEN_TTL_SECS")?
                 .or(file.api_token_ttl_secs)
                 .unwrap_or(300),
+            console_utc_offset: env("EREFERRAL_CONSOLE_UTC_OFFSET")
+                .filter(|v| !v.trim().is_empty())
+                .or(file.console_utc_offset)
+                .unwrap_or_else(|| "+00:00".into())
+                .trim()
+                .to_string(),
             referral: ReferralConfig {
                 services_file: env("EREFERRAL_SERVICES_FILE")
                     .filter(|v| !v.is_empty())
@@ -490,6 +499,13 @@ impl Config {
             || self.api_token_ttl_secs == 0
         {
             return Err(ConfigError::Invalid("TTLs and timeouts must be greater than zero".into()));
+        }
+        let probe = format!("2026-01-01T00:00:00{}", self.console_utc_offset);
+        if time::OffsetDateTime::parse(&probe, &time::format_description::well_known::Rfc3339).is_err() {
+            return Err(ConfigError::Invalid(format!(
+                "console_utc_offset {:?} is not an offset like +00:00 or -05:00",
+                self.console_utc_offset
+            )));
         }
         let o = &self.outbox;
         if o.retry_base_secs == 0 || o.retry_max_secs < o.retry_base_secs || o.poll_millis == 0 {

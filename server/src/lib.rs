@@ -5,6 +5,7 @@
 pub mod api;
 pub mod backend;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod directory;
 pub mod error;
@@ -39,6 +40,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(http::health::healthz))
         .merge(smart::router())
         .merge(api::router())
+        .merge(console::router())
         .merge(http::wizard_forms::router(&state))
         .leptos_routes_with_context(&state, routes, leptos_context, {
             let options = options.clone();

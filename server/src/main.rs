@@ -19,6 +19,13 @@ async fn main() -> anyhow::Result<()> {
     };
     let config =
         Config::from_sources(file.as_deref(), &|name| std::env::var(name).ok()).context("loading configuration")?;
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(at) = args.iter().position(|a| a == "--config") {
+        args.drain(at..(at + 2).min(args.len()));
+    }
+    if args.first().map(String::as_str) == Some("staff") {
+        return staff_command(&config, &args[1..]).await;
+    }
     server::telemetry::init(&config.log);
     let log_format = config.log.format.clone();
     let leptos_options = leptos::config::get_configuration(None).context("reading Leptos options")?.leptos_options;
@@ -33,6 +40,34 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     running.serve_until(shutdown_signal()).await
+}
+
+/// `server staff add <username> [--name "Display Name"]`: creates an intake console account. The
+/// password comes from `EREFERRAL_STAFF_PASSWORD`, else the first line of standard input.
+async fn staff_command(config: &Config, args: &[String]) -> anyhow::Result<()> {
+    let usage = "usage: server staff add <username> [--name \"Display Name\"]  (password from EREFERRAL_STAFF_PASSWORD or stdin)";
+    let [verb, username, rest @ ..] = args else { anyhow::bail!(usage) };
+    if verb != "add" {
+        anyhow::bail!(usage);
+    }
+    let name = match rest {
+        [] => username.clone(),
+        [flag, name] if flag == "--name" => name.clone(),
+        _ => anyhow::bail!(usage),
+    };
+    let password = match std::env::var("EREFERRAL_STAFF_PASSWORD").ok().filter(|p| !p.is_empty()) {
+        Some(p) => p,
+        None => {
+            eprintln!("password for {username} (one line):");
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).context("reading the password")?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    let db = server::db::open(&config.database_url).await.context("opening the database")?;
+    server::console::accounts::create(&db, username, &name, &password).await.context("creating the account")?;
+    println!("staff account {username:?} created; sign in at {}console", config.public_url);
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -49,7 +49,7 @@ fn pairs(body: &Bytes) -> Vec<(String, String)> {
 
 /// Refuses posts from other sites (CSRF): a browser names the page's origin in `Origin` and
 /// `Sec-Fetch-Site`; ours must match the app's public origin.
-fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), PageError> {
+pub(crate) fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), PageError> {
     if headers
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())

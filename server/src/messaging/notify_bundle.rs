@@ -388,7 +388,8 @@ mod tests {
 
     #[test]
     fn disagreeing_copies_are_refused() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Fixture)>)> = vec![
+        type Spoil = Box<dyn Fn(&mut Fixture)>;
+        let cases: Vec<(&str, Spoil)> = vec![
             (
                 "task for another patient",
                 Box::new(|f| f.task["for"]["reference"] = json!(format!("{EHR}/Patient/pat-2"))),

@@ -120,6 +120,8 @@ pub async fn revoke(state: &AppState, ehr_id: &str, service_request_id: &str) ->
     .bind(service_request_id)
     .execute(&mut *tx)
     .await?;
+    super::timeline::record(&mut tx, service_request_id, now, "revoked", ("cancelled", "6.0"), None, Some(&ehr.name))
+        .await?;
     outbox::enqueue(
         &mut tx,
         &NewMessage {

@@ -279,6 +279,9 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
         .await
         .map_err(internal("submit: copying an attachment failed"))?;
     }
+    super::timeline::record(&mut tx, &sr_id, now, "submitted", (&task_status, &business), None, None)
+        .await
+        .map_err(internal("submit: recording the timeline failed"))?;
     outbox::enqueue(
         &mut tx,
         &NewMessage {

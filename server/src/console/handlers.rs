@@ -1,0 +1,359 @@
+//! The intake console's HTTP handlers: thin; the pages are in `pages`, the changes in
+//! `referral::progress`.
+
+use super::{
+    accounts,
+    auth::{self, Staff},
+    pages::{self, Detail, QueueRow},
+};
+use crate::{
+    fhir::display::patient_banner,
+    referral::{
+        progress::{self, ProgressError},
+        status_change::StaffAction,
+        timeline,
+    },
+    smart::registry,
+    state::AppState,
+};
+use axum::{
+    body::Bytes,
+    extract::{Path, Query, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+};
+use serde_json::Value;
+use std::collections::HashMap;
+
+const CSP: &str =
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+fn page(status: StatusCode, html: String) -> Response {
+    let mut r = (status, axum::response::Html(html)).into_response();
+    r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    r
+}
+
+fn internal(what: &str, e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "console: {what}");
+    page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        pages::layout(
+            "Error",
+            None,
+            "<h1>Something went wrong on our side</h1><p>Try again; if it keeps happening, contact support.</p>",
+        ),
+    )
+}
+
+fn form(body: &Bytes) -> HashMap<String, String> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn when(unix: i64) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(unix).ok().and_then(|t| t.format(&fmt).ok()).unwrap_or_default()
+}
+
+/// Refuses posts from other sites (the console's cookie is `SameSite=Strict` as well).
+fn cross_site(state: &AppState, headers: &HeaderMap) -> bool {
+    crate::http::wizard_forms::same_origin(state, headers).is_err()
+}
+
+pub async fn login_page() -> Response {
+    page(StatusCode::OK, pages::login(None, ""))
+}
+
+pub async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if cross_site(&state, &headers) {
+        return page(StatusCode::BAD_REQUEST, pages::login(Some("The form could not be read. Try again."), ""));
+    }
+    let f = form(&body);
+    let username = f.get("username").map(|s| s.trim().to_string()).unwrap_or_default();
+    let password = f.get("password").cloned().unwrap_or_default();
+    match accounts::check(&state.db, &username, &password).await {
+        Ok(Some(_)) => match auth::sign_in(&state, &username).await {
+            Ok(cookie) => {
+                tracing::info!(staff = %username, "console sign-in");
+                let mut r = Redirect::to("/console").into_response();
+                r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("ascii cookie"));
+                r
+            }
+            Err(e) => internal("sign-in failed", e),
+        },
+        Ok(None) => {
+            tracing::warn!("console sign-in refused");
+            page(
+                StatusCode::UNAUTHORIZED,
+                pages::login(Some("That username and password do not match an account."), &username),
+            )
+        }
+        Err(e) => internal("account lookup failed", e),
+    }
+}
+
+pub async fn logout(State(state): State<AppState>, staff: Staff, headers: HeaderMap, body: Bytes) -> Response {
+    if cross_site(&state, &headers) || !staff.csrf_ok(form(&body).get("csrf").map(String::as_str)) {
+        return Redirect::to("/console").into_response();
+    }
+    if let Err(e) = staff.sign_out(&state).await {
+        return internal("sign-out failed", e);
+    }
+    let mut r = Redirect::to("/console/login").into_response();
+    r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&auth::clear_cookie()).expect("ascii cookie"));
+    r
+}
+
+#[derive(sqlx::FromRow)]
+struct QueueSql {
+    id: String,
+    referral_number: String,
+    patient_json: String,
+    service_id: String,
+    service_request_json: String,
+    task_status: String,
+    business_status: String,
+    created_at: i64,
+}
+
+pub async fn queue(State(state): State<AppState>, staff: Staff, Query(q): Query<HashMap<String, String>>) -> Response {
+    let all = q.get("all").is_some_and(|v| v == "1");
+    let sql = if all {
+        "SELECT id, referral_number, patient_json, service_id, service_request_json, task_status, business_status, created_at \
+         FROM referrals ORDER BY created_at DESC LIMIT 500"
+    } else {
+        "SELECT id, referral_number, patient_json, service_id, service_request_json, task_status, business_status, created_at \
+         FROM referrals WHERE task_status NOT IN ('completed', 'rejected', 'cancelled') ORDER BY created_at DESC LIMIT 500"
+    };
+    let rows: Vec<QueueSql> = match sqlx::query_as(sql).fetch_all(&state.db).await {
+        Ok(r) => r,
+        Err(e) => return internal("queue lookup failed", e),
+    };
+    let rows: Vec<QueueRow> = rows
+        .into_iter()
+        .map(|r| {
+            let patient: Value = serde_json::from_str(&r.patient_json).unwrap_or(Value::Null);
+            let sr: Value = serde_json::from_str(&r.service_request_json).unwrap_or(Value::Null);
+            QueueRow {
+                id: r.id,
+                referral_number: r.referral_number,
+                patient: patient_banner(&patient).name,
+                service: state.directory.get(&r.service_id).map(|s| s.name.clone()).unwrap_or_else(|| "—".into()),
+                priority: sr.get("priority").and_then(Value::as_str).unwrap_or("routine").to_string(),
+                task_status: r.task_status,
+                business_status: r.business_status,
+                received: when(r.created_at),
+            }
+        })
+        .collect();
+    page(StatusCode::OK, pages::queue(&rows, all, (&staff.display_name, &staff.csrf)))
+}
+
+#[derive(sqlx::FromRow)]
+struct DetailSql {
+    referral_number: String,
+    ehr_id: String,
+    patient_json: String,
+    service_id: String,
+    service_request_json: String,
+    task_json: String,
+    consent_json: String,
+    task_status: String,
+    business_status: String,
+    appointment_json: Option<String>,
+    revoked_at: Option<i64>,
+}
+
+async fn load_detail(state: &AppState, id: &str) -> Result<Option<Detail>, sqlx::Error> {
+    let Some(r): Option<DetailSql> = sqlx::query_as(
+        "SELECT referral_number, ehr_id, patient_json, service_id, service_request_json, task_json, consent_json, task_status, \
+         business_status, appointment_json, revoked_at FROM referrals WHERE id = ?",
+    )
+    .bind(id)
+    .fetch_optional(&state.db)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let mut d = Detail {
+        id: id.to_string(),
+        referral_number: r.referral_number.clone(),
+        revoked: r.revoked_at.is_some(),
+        task_status: r.task_status.clone(),
+        business_status: r.business_status.clone(),
+        ..Default::default()
+    };
+    if d.revoked {
+        return Ok(Some(d));
+    }
+    let json = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
+    let (patient, sr, task, consent) =
+        (json(&r.patient_json), json(&r.service_request_json), json(&r.task_json), json(&r.consent_json));
+    let text = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("—").to_string();
+    d.status_reason = task.pointer("/statusReason/text").and_then(Value::as_str).map(str::to_string);
+    let banner = patient_banner(&patient);
+    let ehr =
+        registry::registration_by_id(&state.config, &r.ehr_id).map(|e| e.name.clone()).unwrap_or(r.ehr_id.clone());
+    let notes: Vec<&str> = sr
+        .get("note")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n.get("text").and_then(Value::as_str))
+        .collect();
+    d.facts = vec![
+        ("Patient".into(), banner.name),
+        ("Born".into(), banner.birth_date.unwrap_or_else(|| "—".into())),
+        ("Gender".into(), banner.gender),
+        ("Identifier".into(), banner.identifier.map(|(k, v)| format!("{k}: {v}")).unwrap_or_else(|| "—".into())),
+        ("Service".into(), state.directory.get(&r.service_id).map(|s| s.name.clone()).unwrap_or_else(|| "—".into())),
+        ("Requested".into(), text(&sr, "/code/text")),
+        ("Priority".into(), text(&sr, "/priority")),
+        ("Reason".into(), text(&sr, "/reasonCode/0/text")),
+        ("Notes".into(), if notes.is_empty() { "—".into() } else { notes.join(" / ") }),
+        ("Requested by".into(), text(&sr, "/requester/display")),
+        (
+            "Consent".into(),
+            format!("{} (given by {})", text(&consent, "/provision/type"), text(&consent, "/performer/0/display")),
+        ),
+        ("From".into(), ehr),
+        ("Sent".into(), text(&sr, "/authoredOn")),
+    ];
+    let docs: Vec<(String, String, i64)> =
+        sqlx::query_as("SELECT id, filename, size FROM referral_documents WHERE referral_id = ? ORDER BY created_at")
+            .bind(id)
+            .fetch_all(&state.db)
+            .await?;
+    d.documents = docs.into_iter().map(|(i, n, s)| (i, n, format!("{} KB", (s + 1023) / 1024))).collect();
+    d.appointment = r.appointment_json.as_deref().map(json).map(|a| {
+        let place = a.pointer("/participant/1/actor/display").and_then(Value::as_str).unwrap_or("");
+        format!("{} · {} ({})", text(&a, "/start"), place, text(&a, "/status"))
+    });
+    d.timeline = timeline::of(&state.db, id).await?.into_iter().map(|e| (when(e.at), e)).collect();
+    let messages: Vec<(String, String, i64, Option<String>)> =
+        sqlx::query_as("SELECT event, status, attempts, rejection FROM outbox WHERE referral_id = ? ORDER BY seq")
+            .bind(id)
+            .fetch_all(&state.db)
+            .await?;
+    d.messages = messages
+        .into_iter()
+        .map(|(event, status, attempts, rejection)| {
+            let state = match status.as_str() {
+                "delivered" => "delivered".to_string(),
+                "rejected" => format!("rejected by the EHR: {}", rejection.unwrap_or_default()),
+                "cancelled" => "cancelled".to_string(),
+                _ => format!("waiting to deliver ({attempts} attempts so far)"),
+            };
+            (event, state)
+        })
+        .collect();
+    Ok(Some(d))
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    match load_detail(&state, &id).await {
+        Ok(Some(d)) => {
+            let notice =
+                q.get("done").map(|k| format!("Saved: {}. The referring EHR is being told.", k.replace('_', " ")));
+            page(StatusCode::OK, pages::detail(&d, (&staff.display_name, &staff.csrf), notice.as_deref(), None))
+        }
+        Ok(None) => page(StatusCode::NOT_FOUND, pages::layout("Not found", None, "<h1>There is no such referral</h1>")),
+        Err(e) => internal("referral lookup failed", e),
+    }
+}
+
+/// The action a posted form asks for.
+fn action_of(f: &HashMap<String, String>, utc_offset: &str) -> Option<StaffAction> {
+    let get = |k: &str| f.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
+    Some(match get("action").as_str() {
+        "accept" => StaffAction::Accept,
+        "decline" => StaffAction::Decline { reason: get("reason") },
+        "book" => StaffAction::Book {
+            start: format!("{}T{}:00{utc_offset}", get("date"), get("time")),
+            minutes: get("minutes").parse().unwrap_or(0),
+            location: get("location"),
+        },
+        "attended" => StaffAction::Attended,
+        "not_attended" => StaffAction::NotAttended,
+        "complete" => StaffAction::Complete,
+        _ => return None,
+    })
+}
+
+pub async fn act(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let f = form(&body);
+    let refuse = |msg: &str| {
+        let msg = msg.to_string();
+        let state = state.clone();
+        let staff = staff.clone();
+        let id = id.clone();
+        async move {
+            match load_detail(&state, &id).await {
+                Ok(Some(d)) => page(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    pages::detail(&d, (&staff.display_name, &staff.csrf), None, Some(&msg)),
+                ),
+                Ok(None) => {
+                    page(StatusCode::NOT_FOUND, pages::layout("Not found", None, "<h1>There is no such referral</h1>"))
+                }
+                Err(e) => internal("referral lookup failed", e),
+            }
+        }
+    };
+    if cross_site(&state, &headers) || !staff.csrf_ok(f.get("csrf").map(String::as_str)) {
+        tracing::warn!(staff = %staff.username, "console post refused: CSRF token or origin wrong");
+        return refuse("The form was out of date or did not come from this console. Nothing was changed; try again.")
+            .await;
+    }
+    let Some(action) = action_of(&f, &state.config.console_utc_offset) else {
+        return refuse("Unknown action. Nothing was changed.").await;
+    };
+    match progress::progress(&state, &id, &action, &staff.display_name).await {
+        Ok(kind) => Redirect::to(&format!("/console/r/{id}?done={kind}")).into_response(),
+        Err(ProgressError::Internal(e)) => internal("progressing a referral failed", e),
+        Err(e) => refuse(&e.to_string()).await,
+    }
+}
+
+pub async fn document(
+    State(state): State<AppState>,
+    _staff: Staff,
+    Path((id, doc)): Path<(String, String)>,
+) -> Response {
+    let row: Result<Option<(String, String, Vec<u8>)>, _> =
+        sqlx::query_as("SELECT filename, content_type, data FROM referral_documents WHERE id = ? AND referral_id = ?")
+            .bind(&doc)
+            .bind(&id)
+            .fetch_optional(&state.db)
+            .await;
+    match row {
+        Ok(Some((filename, content_type, data))) => {
+            let safe: String = filename.chars().filter(|c| c.is_ascii_alphanumeric() || "._- ".contains(*c)).collect();
+            let mut r = (StatusCode::OK, data).into_response();
+            let h = r.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_str(&content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+            );
+            h.insert(
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&format!("attachment; filename=\"{safe}\""))
+                    .unwrap_or(HeaderValue::from_static("attachment")),
+            );
+            r
+        }
+        Ok(None) => page(StatusCode::NOT_FOUND, pages::layout("Not found", None, "<h1>There is no such file</h1>")),
+        Err(e) => internal("document lookup failed", e),
+    }
+}
