@@ -33,6 +33,8 @@ pub struct LaunchRequest {
     pub faults: Faults,
     /// `fhirUser` as an absolute URL instead of a relative reference.
     pub fhir_user_absolute: bool,
+    /// SMART `intent` in the token response (e.g. `referral-status`).
+    pub intent: Option<String>,
 }
 
 /// A launch the EHR created.

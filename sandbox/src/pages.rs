@@ -146,6 +146,12 @@ pub async fn home(State(st): State<SharedState>, Query(q): Query<HashMap<String,
                 escape(&draft)
             ));
         }
+        buttons.push_str(&format!(
+            "<button type=\"button\" class=\"refer\" data-testid=\"referrals-{0}\" data-mode=\"modal\" data-intent=\"referral-status\" \
+             data-patient-id=\"{0}\" data-encounter-id=\"{1}\">Referrals (status)</button> ",
+            escape(&id),
+            escape(&encounter)
+        ));
         body.push_str(&format!(
             "<tr data-testid=\"patient-{0}\"><td>{1}{2}</td><td>{3}</td><td>{4}</td><td>{5}</td><td>{6}</td><td>{7}</td></tr>",
             escape(&id),
@@ -229,7 +235,8 @@ async function refer(btn) {
     mode: mode,
     web_messaging: document.getElementById("opt-web-messaging").checked,
     need_patient_banner: document.getElementById("opt-banner").checked,
-    fhir_user_absolute: document.getElementById("opt-fhir-user-absolute").checked
+    fhir_user_absolute: document.getElementById("opt-fhir-user-absolute").checked,
+    intent: btn.dataset.intent || null
   };
   let l;
   try {
@@ -332,6 +339,8 @@ pub struct LaunchBody {
     #[serde(default)]
     pub fhir_user_absolute: bool,
     #[serde(default)]
+    pub intent: Option<String>,
+    #[serde(default)]
     pub faults: Faults,
 }
 
@@ -383,6 +392,7 @@ pub async fn create_launch(State(st): State<SharedState>, Json(b): Json<LaunchBo
             need_patient_banner: b.need_patient_banner,
             faults: b.faults,
             fhir_user_absolute: b.fhir_user_absolute,
+            intent: b.intent.filter(|i| !i.is_empty()),
         },
     );
     let handle = st.store().launches.get(&id).and_then(|l| l.messaging_handle.clone());

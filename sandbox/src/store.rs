@@ -21,6 +21,7 @@ pub struct GrantContext {
     pub draft_service_request: Option<String>,
     pub need_patient_banner: bool,
     pub fhir_user_absolute: bool,
+    pub intent: Option<String>,
     pub messaging_handle: Option<String>,
     pub mode: Option<LaunchMode>,
     /// Per-launch faults (merged over the global ones when used).

@@ -276,6 +276,9 @@ fn context_fields(st: &AppState, ctx: &GrantContext, faults: &Faults, out: &mut 
         out.insert("fhirContext".into(), json!([{"reference": format!("ServiceRequest/{sr}")}]));
     }
     out.insert("need_patient_banner".into(), json!(ctx.need_patient_banner));
+    if let Some(intent) = &ctx.intent {
+        out.insert("intent".into(), json!(intent));
+    }
     out.insert("smart_style_url".into(), json!(st.urls.style));
     if let Some(h) = &ctx.messaging_handle {
         out.insert("smart_web_messaging_handle".into(), json!(h));

@@ -102,6 +102,7 @@ async fn main() {
             need_patient_banner: true,
             faults: Default::default(),
             fhir_user_absolute: false,
+            intent: None,
         });
         let started = Instant::now();
         let mut url = sandbox.launch_url(&id);

@@ -14,6 +14,7 @@ pub mod http;
 pub mod messaging;
 pub mod outbox;
 pub mod referral;
+pub mod referral_status;
 pub mod session;
 pub mod smart;
 pub mod startup;
@@ -41,6 +42,7 @@ pub fn app(state: AppState) -> Router {
         .merge(smart::router())
         .merge(api::router())
         .merge(console::router())
+        .merge(referral_status::router())
         .merge(http::wizard_forms::router(&state))
         .leptos_routes_with_context(&state, routes, leptos_context, {
             let options = options.clone();

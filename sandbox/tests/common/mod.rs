@@ -124,6 +124,7 @@ pub fn launch_request(patient: &str) -> LaunchRequest {
         need_patient_banner: false,
         faults: Faults::default(),
         fhir_user_absolute: false,
+        intent: None,
     }
 }
 

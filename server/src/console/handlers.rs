@@ -4,16 +4,15 @@
 use super::{
     accounts,
     auth::{self, Staff},
-    pages::{self, Detail, QueueRow},
+    pages::{self, QueueRow},
 };
 use crate::{
     fhir::display::patient_banner,
     referral::{
         progress::{self, ProgressError},
+        record::{self, when},
         status_change::StaffAction,
-        timeline,
     },
-    smart::registry,
     state::AppState,
 };
 use axum::{
@@ -48,11 +47,6 @@ fn internal(what: &str, e: impl std::fmt::Display) -> Response {
 
 fn form(body: &Bytes) -> HashMap<String, String> {
     url::form_urlencoded::parse(body).into_owned().collect()
-}
-
-fn when(unix: i64) -> String {
-    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    time::OffsetDateTime::from_unix_timestamp(unix).ok().and_then(|t| t.format(&fmt).ok()).unwrap_or_default()
 }
 
 /// Refuses posts from other sites (the console's cookie is `SameSite=Strict` as well).
@@ -149,114 +143,13 @@ pub async fn queue(State(state): State<AppState>, staff: Staff, Query(q): Query<
     page(StatusCode::OK, pages::queue(&rows, all, (&staff.display_name, &staff.csrf)))
 }
 
-#[derive(sqlx::FromRow)]
-struct DetailSql {
-    referral_number: String,
-    ehr_id: String,
-    patient_json: String,
-    service_id: String,
-    service_request_json: String,
-    task_json: String,
-    consent_json: String,
-    task_status: String,
-    business_status: String,
-    appointment_json: Option<String>,
-    revoked_at: Option<i64>,
-}
-
-async fn load_detail(state: &AppState, id: &str) -> Result<Option<Detail>, sqlx::Error> {
-    let Some(r): Option<DetailSql> = sqlx::query_as(
-        "SELECT referral_number, ehr_id, patient_json, service_id, service_request_json, task_json, consent_json, task_status, \
-         business_status, appointment_json, revoked_at FROM referrals WHERE id = ?",
-    )
-    .bind(id)
-    .fetch_optional(&state.db)
-    .await?
-    else {
-        return Ok(None);
-    };
-    let mut d = Detail {
-        id: id.to_string(),
-        referral_number: r.referral_number.clone(),
-        revoked: r.revoked_at.is_some(),
-        task_status: r.task_status.clone(),
-        business_status: r.business_status.clone(),
-        ..Default::default()
-    };
-    if d.revoked {
-        return Ok(Some(d));
-    }
-    let json = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
-    let (patient, sr, task, consent) =
-        (json(&r.patient_json), json(&r.service_request_json), json(&r.task_json), json(&r.consent_json));
-    let text = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("—").to_string();
-    d.status_reason = task.pointer("/statusReason/text").and_then(Value::as_str).map(str::to_string);
-    let banner = patient_banner(&patient);
-    let ehr =
-        registry::registration_by_id(&state.config, &r.ehr_id).map(|e| e.name.clone()).unwrap_or(r.ehr_id.clone());
-    let notes: Vec<&str> = sr
-        .get("note")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|n| n.get("text").and_then(Value::as_str))
-        .collect();
-    d.facts = vec![
-        ("Patient".into(), banner.name),
-        ("Born".into(), banner.birth_date.unwrap_or_else(|| "—".into())),
-        ("Gender".into(), banner.gender),
-        ("Identifier".into(), banner.identifier.map(|(k, v)| format!("{k}: {v}")).unwrap_or_else(|| "—".into())),
-        ("Service".into(), state.directory.get(&r.service_id).map(|s| s.name.clone()).unwrap_or_else(|| "—".into())),
-        ("Requested".into(), text(&sr, "/code/text")),
-        ("Priority".into(), text(&sr, "/priority")),
-        ("Reason".into(), text(&sr, "/reasonCode/0/text")),
-        ("Notes".into(), if notes.is_empty() { "—".into() } else { notes.join(" / ") }),
-        ("Requested by".into(), text(&sr, "/requester/display")),
-        (
-            "Consent".into(),
-            format!("{} (given by {})", text(&consent, "/provision/type"), text(&consent, "/performer/0/display")),
-        ),
-        ("From".into(), ehr),
-        ("Sent".into(), text(&sr, "/authoredOn")),
-    ];
-    let docs: Vec<(String, String, i64)> =
-        sqlx::query_as("SELECT id, filename, size FROM referral_documents WHERE referral_id = ? ORDER BY created_at")
-            .bind(id)
-            .fetch_all(&state.db)
-            .await?;
-    d.documents = docs.into_iter().map(|(i, n, s)| (i, n, format!("{} KB", (s + 1023) / 1024))).collect();
-    d.appointment = r.appointment_json.as_deref().map(json).map(|a| {
-        let place = a.pointer("/participant/1/actor/display").and_then(Value::as_str).unwrap_or("");
-        format!("{} · {} ({})", text(&a, "/start"), place, text(&a, "/status"))
-    });
-    d.timeline = timeline::of(&state.db, id).await?.into_iter().map(|e| (when(e.at), e)).collect();
-    let messages: Vec<(String, String, i64, Option<String>)> =
-        sqlx::query_as("SELECT event, status, attempts, rejection FROM outbox WHERE referral_id = ? ORDER BY seq")
-            .bind(id)
-            .fetch_all(&state.db)
-            .await?;
-    d.messages = messages
-        .into_iter()
-        .map(|(event, status, attempts, rejection)| {
-            let state = match status.as_str() {
-                "delivered" => "delivered".to_string(),
-                "rejected" => format!("rejected by the EHR: {}", rejection.unwrap_or_default()),
-                "cancelled" => "cancelled".to_string(),
-                _ => format!("waiting to deliver ({attempts} attempts so far)"),
-            };
-            (event, state)
-        })
-        .collect();
-    Ok(Some(d))
-}
-
 pub async fn detail(
     State(state): State<AppState>,
     staff: Staff,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    match load_detail(&state, &id).await {
+    match record::load(&state, &id).await {
         Ok(Some(d)) => {
             let notice =
                 q.get("done").map(|k| format!("Saved: {}. The referring EHR is being told.", k.replace('_', " ")));
@@ -299,7 +192,7 @@ pub async fn act(
         let staff = staff.clone();
         let id = id.clone();
         async move {
-            match load_detail(&state, &id).await {
+            match record::load(&state, &id).await {
                 Ok(Some(d)) => page(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     pages::detail(&d, (&staff.display_name, &staff.csrf), None, Some(&msg)),

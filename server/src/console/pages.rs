@@ -1,8 +1,7 @@
 //! The intake console's HTML: plain server-rendered pages and forms (no scripts), every value
 //! escaped. Pure: the handlers gather the data.
 
-use crate::referral::status_change::describe;
-use crate::referral::timeline::TimelineEvent;
+use crate::referral::{record::Detail, status_change::describe};
 
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -105,25 +104,6 @@ pub fn queue(rows: &[QueueRow], all: bool, staff: (&str, &str)) -> String {
     )
 }
 
-/// Everything the detail page shows.
-#[derive(Debug, Clone, Default)]
-pub struct Detail {
-    pub id: String,
-    pub referral_number: String,
-    pub revoked: bool,
-    pub task_status: String,
-    pub business_status: String,
-    pub status_reason: Option<String>,
-    /// (label, value) pairs, already in words.
-    pub facts: Vec<(String, String)>,
-    /// (document id, file name, size).
-    pub documents: Vec<(String, String, String)>,
-    pub appointment: Option<String>,
-    pub timeline: Vec<(String, TimelineEvent)>,
-    /// (event, state in words).
-    pub messages: Vec<(String, String)>,
-}
-
 fn hidden(csrf: &str, action: &str) -> String {
     format!(
         "<input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"action\" value=\"{}\">",
@@ -188,6 +168,50 @@ fn actions(d: &Detail, csrf: &str) -> String {
     }
 }
 
+/// The status line, appointment, content, attachments and timeline of a record. Attachments link
+/// to `{doc_base}/{id}` when a base is given (staff), else are listed by name.
+pub fn record_sections(d: &Detail, doc_base: Option<&str>, middle: &str) -> String {
+    let facts: String = d.facts.iter().map(|(k, v)| format!("<dt>{}</dt><dd>{}</dd>", escape(k), escape(v))).collect();
+    let docs: String = d
+        .documents
+        .iter()
+        .map(|(id, name, size)| match doc_base {
+            Some(base) => {
+                format!("<li><a href=\"{}/{}\">{}</a> ({})</li>", escape(base), escape(id), escape(name), escape(size))
+            }
+            None => format!("<li>{} ({})</li>", escape(name), escape(size)),
+        })
+        .collect();
+    let docs = if docs.is_empty() { "<p>None.</p>".into() } else { format!("<ul>{docs}</ul>") };
+    let timeline: String = d
+        .timeline
+        .iter()
+        .map(|(when, e)| {
+            format!(
+                "<li data-testid=\"timeline-event\"><strong>{}</strong> · {}{}{}</li>",
+                escape(&e.kind.replace('_', " ")),
+                escape(when),
+                e.text.as_deref().map(|t| format!(" · {}", escape(t))).unwrap_or_default(),
+                e.actor.as_deref().map(|a| format!(" · by {}", escape(a))).unwrap_or_default()
+            )
+        })
+        .collect();
+    let messages: String = d.messages.iter().map(|(e, s)| format!("<li>{} · {}</li>", escape(e), escape(s))).collect();
+    let status = describe(&d.task_status, &d.business_status);
+    let reason = d.status_reason.as_deref().map(|r| format!(" ({})", escape(r))).unwrap_or_default();
+    let appointment = d
+        .appointment
+        .as_deref()
+        .map(|a| format!("<p>Appointment: <strong data-testid=\"appointment\">{}</strong></p>", escape(a)))
+        .unwrap_or_default();
+    format!(
+        "<p>Status: <strong data-testid=\"detail-status\">{status}</strong>{reason} · last change {}</p>{appointment}\
+         <section class=\"card\"><h2>Referral</h2><dl class=\"review\">{facts}</dl><h3>Attachments</h3>{docs}</section>{middle}\
+         <section class=\"card\"><h2>Timeline</h2><ol>{timeline}</ol><h3>Messages to the referring EHR</h3><ul>{messages}</ul></section>",
+        escape(&d.last_change)
+    )
+}
+
 pub fn detail(d: &Detail, staff: (&str, &str), notice: Option<&str>, error: Option<&str>) -> String {
     let title = format!("Referral {}", d.referral_number);
     if d.revoked {
@@ -212,49 +236,12 @@ pub fn detail(d: &Detail, staff: (&str, &str), notice: Option<&str>, error: Opti
             )
         })
         .unwrap_or_default();
-    let facts: String = d.facts.iter().map(|(k, v)| format!("<dt>{}</dt><dd>{}</dd>", escape(k), escape(v))).collect();
-    let docs: String = d
-        .documents
-        .iter()
-        .map(|(id, name, size)| {
-            format!(
-                "<li><a href=\"/console/r/{}/doc/{}\">{}</a> ({})</li>",
-                escape(&d.id),
-                escape(id),
-                escape(name),
-                escape(size)
-            )
-        })
-        .collect();
-    let docs = if docs.is_empty() { "<p>None.</p>".into() } else { format!("<ul>{docs}</ul>") };
-    let timeline: String = d
-        .timeline
-        .iter()
-        .map(|(when, e)| {
-            format!(
-                "<li data-testid=\"timeline-event\"><strong>{}</strong> · {}{}{}</li>",
-                escape(&e.kind.replace('_', " ")),
-                escape(when),
-                e.text.as_deref().map(|t| format!(" · {}", escape(t))).unwrap_or_default(),
-                e.actor.as_deref().map(|a| format!(" · by {}", escape(a))).unwrap_or_default()
-            )
-        })
-        .collect();
-    let messages: String = d.messages.iter().map(|(e, s)| format!("<li>{} · {}</li>", escape(e), escape(s))).collect();
-    let status = describe(&d.task_status, &d.business_status);
-    let reason = d.status_reason.as_deref().map(|r| format!(" ({})", escape(r))).unwrap_or_default();
+    let actions = format!("<section class=\"card\"><h2>Actions</h2>{}</section>", actions(d, staff.1));
+    let docs = format!("/console/r/{}/doc", d.id);
     layout(
         &title,
         Some(staff),
-        &format!(
-            "<h1>{}</h1>{notice}{error}<p>Status: <strong data-testid=\"detail-status\">{status}</strong>{reason}</p>{}\
-             <section class=\"card\"><h2>Referral</h2><dl class=\"review\">{facts}</dl><h3>Attachments</h3>{docs}</section>\
-             <section class=\"card\"><h2>Actions</h2>{}</section>\
-             <section class=\"card\"><h2>Timeline</h2><ol>{timeline}</ol><h3>Messages to the referring EHR</h3><ul>{messages}</ul></section>",
-            escape(&title),
-            d.appointment.as_deref().map(|a| format!("<p>Appointment: <strong data-testid=\"appointment\">{}</strong></p>", escape(a))).unwrap_or_default(),
-            actions(d, staff.1),
-        ),
+        &format!("<h1>{}</h1>{notice}{error}{}", escape(&title), record_sections(d, Some(&docs), &actions)),
     )
 }
 

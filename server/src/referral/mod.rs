@@ -7,6 +7,7 @@ pub mod drafts;
 pub mod fhir_build;
 pub mod prefill;
 pub mod progress;
+pub mod record;
 pub mod revoke;
 pub mod status_change;
 pub mod submit;

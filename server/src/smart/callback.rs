@@ -175,7 +175,13 @@ pub async fn callback(State(state): State<AppState>, Query(p): Query<CallbackPar
         .map_err(|e| LaunchError::Internal(format!("store session: {e}")))?;
     tracing::info!(ehr = %ehr.id, session = %&session_id[..8], "launch completed");
 
-    let mut response = Redirect::to(&format!("/l/{session_id}")).into_response();
+    // A launch whose intent is to see referrals opens the patient's status list; any other the wizard.
+    let landing = if context.intent.as_deref() == Some("referral-status") {
+        format!("/l/{session_id}/referrals")
+    } else {
+        format!("/l/{session_id}")
+    };
+    let mut response = Redirect::to(&landing).into_response();
     response.headers_mut().extend([stopwatch.header()]);
     let cookie = binding::set_cookie_value(&session_id, &binding_secret, state.config.session_ttl_secs);
     response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("cookie is ASCII"));

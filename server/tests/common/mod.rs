@@ -167,6 +167,7 @@ pub fn launch_request(patient: &str, user: &str) -> LaunchRequest {
         need_patient_banner: true,
         faults: Default::default(),
         fhir_user_absolute: false,
+        intent: None,
     }
 }
 

@@ -86,7 +86,10 @@ pub fn OutcomePage(v: WizardView) -> impl IntoView {
                     </p>
                     <p>"Referral number: "<strong class="ref-number" data-testid="referral-number">{referral_number}</strong></p>
                     <DeliveryStatus delivery ehr status_url/>
-                    <p class="muted">"The service will review it; its status is sent back to your EHR."</p>
+                    <p class="muted">
+                        "The service will review it; its status is sent back to your EHR. "
+                        <a href=format!("/l/{}/referrals", v.launch) rel="external" data-testid="status-link">"See this patient's referrals"</a>
+                    </p>
                     <CloseRequest close=v.close outcome="submitted" service_request=Some(format!("ServiceRequest/{service_request_id}")) manual/>
                 </section>
             }
