@@ -3,20 +3,7 @@
 
 use crate::referral::{record::Detail, status_change::describe};
 
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::error::escape_html as escape;
 
 /// A whole page.
 pub fn layout(title: &str, signed_in: Option<(&str, &str)>, body: &str) -> String {
