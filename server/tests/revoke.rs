@@ -13,6 +13,7 @@ const NAME: &str = "Ndiaye"; // pat-2, Zoë Ndiaye-Côté
 const REASON: &str = "REASON-QUUX-4242";
 const NOTE: &str = "NOTE-XYZZY-7731";
 const FILE_MARK: &str = "ATTACH-MARKER-9911";
+const PLACE: &str = "ROOM-SECRET-55";
 
 async fn api_token(env: &TestEnv, scope: &str) -> String {
     let pem =
@@ -97,8 +98,13 @@ async fn a_revoked_referral_leaves_no_phi_and_says_revoked_everywhere() {
         (s == "delivered").then_some(())
     })
     .await;
+    // The service had booked it somewhere.
+    use server::referral::{progress::progress, status_change::StaffAction};
+    progress(&env.state, &sr_id, &StaffAction::Accept, "Nurse Kim").await.unwrap();
+    let book = StaffAction::Book { start: "2026-12-03T09:30:00Z".into(), minutes: 30, location: PLACE.into() };
+    progress(&env.state, &sr_id, &book, "Nurse Kim").await.unwrap();
     let before = database_bytes(&env);
-    for phi in [NAME, REASON, NOTE, FILE_MARK] {
+    for phi in [NAME, REASON, NOTE, FILE_MARK, PLACE] {
         assert!(contains(&before, phi), "{phi} is stored before the revoke (else this test proves nothing)");
     }
 
@@ -115,7 +121,7 @@ async fn a_revoked_referral_leaves_no_phi_and_says_revoked_everywhere() {
     assert_eq!(outcome["issue"][0]["severity"], "information");
 
     let after = database_bytes(&env);
-    for phi in [NAME, REASON, NOTE, FILE_MARK] {
+    for phi in [NAME, REASON, NOTE, FILE_MARK, PLACE] {
         assert!(!contains(&after, phi), "{phi} is still in the database file after the revoke");
     }
 
@@ -144,7 +150,10 @@ async fn a_revoked_referral_leaves_no_phi_and_says_revoked_everywhere() {
 
     // The source is told: one notify-update-status with the cancelled Task, valid FHIR.
     let update = eventually("the status update reaches the EHR", 20, || async {
-        env.sandbox.received_messages().into_iter().find(|m| m.event == "notify-update-status")
+        env.sandbox
+            .received_messages()
+            .into_iter()
+            .find(|m| m.event == "notify-update-status" && m.raw["entry"][1]["resource"]["status"] == "cancelled")
     })
     .await;
     let entries = update.raw["entry"].as_array().unwrap();

@@ -80,7 +80,7 @@ pub async fn revoke(state: &AppState, ehr_id: &str, service_request_id: &str) ->
     let mut tx = state.db.begin().await?;
     let claimed = sqlx::query(
         "UPDATE referrals SET service_request_json = ?, task_json = ?, consent_json = ?, patient_json = '{}', \
-         service_id = '', task_status = 'cancelled', business_status = '6.0', revoked_at = ? \
+         service_id = '', task_status = 'cancelled', business_status = '6.0', appointment_json = NULL, revoked_at = ? \
          WHERE id = ? AND revoked_at IS NULL",
     )
     .bind(sr.to_string())
@@ -97,6 +97,11 @@ pub async fn revoke(state: &AppState, ehr_id: &str, service_request_id: &str) ->
         return Ok(Revoked::Already);
     }
     sqlx::query("DELETE FROM referral_documents WHERE referral_id = ?")
+        .bind(service_request_id)
+        .execute(&mut *tx)
+        .await?;
+    // Timeline texts (a decline reason, an appointment's place) go too; the steps and times stay.
+    sqlx::query("UPDATE referral_events SET text = NULL WHERE referral_id = ?")
         .bind(service_request_id)
         .execute(&mut *tx)
         .await?;
