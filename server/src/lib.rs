@@ -12,6 +12,7 @@ pub mod error;
 pub mod fhir;
 pub mod http;
 pub mod messaging;
+pub mod my_referrals;
 pub mod outbox;
 pub mod referral;
 pub mod referral_status;
@@ -43,6 +44,7 @@ pub fn app(state: AppState) -> Router {
         .merge(api::router())
         .merge(console::router())
         .merge(referral_status::router())
+        .merge(my_referrals::router())
         .merge(http::wizard_forms::router(&state))
         .leptos_routes_with_context(&state, routes, leptos_context, {
             let options = options.clone();

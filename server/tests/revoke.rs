@@ -132,6 +132,10 @@ async fn a_revoked_referral_leaves_no_phi_and_says_revoked_everywhere() {
     assert!(!done.contains(NAME) && !done.contains(REASON));
     let (_, review) = l.get(&env, "/review").await;
     assert!(review.contains("This referral was revoked"));
+    let (_, list) = l.get(&env, "/referrals").await;
+    assert!(list.contains("Revoked") && !list.contains(NAME), "{list}");
+    let (_, record) = l.get(&env, &format!("/referrals/{sr_id}")).await;
+    assert!(record.contains("This referral was revoked") && !record.contains(REASON));
     let read = |path: String| {
         let env = &env;
         let token = token.clone();

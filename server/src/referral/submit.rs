@@ -245,8 +245,8 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
         built.task.pointer("/businessStatus/coding/0/code").and_then(Value::as_str).unwrap_or("2.0").to_string();
     sqlx::query(
         "INSERT INTO referrals (id, referral_number, draft_id, session_id, ehr_id, patient_id, service_id, task_id, task_status, \
-         business_status, service_request_json, task_json, consent_json, patient_json, user_json, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         business_status, service_request_json, task_json, consent_json, patient_json, user_json, created_at, \
+         practitioner_ref, requester_ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&sr_id)
     .bind(&number)
@@ -264,6 +264,8 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
     .bind(&w.session.patient_json)
     .bind(&w.session.user_json)
     .bind(now)
+    .bind(w.user.practitioner.get("id").and_then(Value::as_str).map(|id| format!("Practitioner/{id}")))
+    .bind(built.service_request.pointer("/requester/reference").and_then(Value::as_str))
     .execute(&mut *tx)
     .await
     .map_err(internal("submit: inserting the referral failed"))?;

@@ -97,6 +97,9 @@ pub async fn callback(State(state): State<AppState>, Query(p): Query<CallbackPar
     .await
     .map_err(|e| LaunchError::IdToken(e.to_string()))?;
 
+    if pending.launch.is_empty() {
+        return standalone_sign_in(&state, ehr, identity.fhir_user.as_deref(), &tokens.access_token, stopwatch).await;
+    }
     let patient_id = context.patient.clone().filter(|p| is_fhir_id(p)).ok_or(LaunchError::MissingPatient)?;
     let user_ref = identity
         .fhir_user
@@ -184,6 +187,41 @@ pub async fn callback(State(state): State<AppState>, Query(p): Query<CallbackPar
     let mut response = Redirect::to(&landing).into_response();
     response.headers_mut().extend([stopwatch.header()]);
     let cookie = binding::set_cookie_value(&session_id, &binding_secret, state.config.session_ttl_secs);
+    response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("cookie is ASCII"));
+    Ok(response)
+}
+
+/// A standalone launch: the EHR signed a practitioner in (no patient). Their own session shows
+/// "my referrals" across patients.
+async fn standalone_sign_in(
+    state: &AppState,
+    ehr: &EhrRegistration,
+    fhir_user: Option<&str>,
+    access: &str,
+    mut stopwatch: Stopwatch,
+) -> Result<Response, LaunchError> {
+    let user_ref = fhir_user
+        .and_then(|u| parse_reference(u, &ehr.issuer))
+        .filter(|r| matches!(r.resource_type.as_str(), "Practitioner" | "PractitionerRole"))
+        .ok_or(LaunchError::MissingUser)?;
+    let user = stopwatch
+        .ehr(read_user(&state.smart.http, &ehr.issuer, &user_ref.resource_type, &user_ref.id, access))
+        .await
+        .map_err(|(resource, reason)| LaunchError::FhirRead { resource, reason })?;
+    let practitioner_id = user
+        .practitioner
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|id| is_fhir_id(id))
+        .ok_or(LaunchError::MissingUser)?;
+    let display = crate::fhir::display::preferred_name(&user.practitioner).unwrap_or_else(|| "Practitioner".into());
+    let (id, cookie) =
+        crate::my_referrals::session::create(state, &ehr.id, &format!("Practitioner/{practitioner_id}"), &display)
+            .await
+            .map_err(|e| LaunchError::Internal(format!("store practitioner session: {e}")))?;
+    tracing::info!(ehr = %ehr.id, session = %&id[..8], "standalone sign-in completed");
+    let mut response = Redirect::to(&format!("/me/{id}")).into_response();
+    response.headers_mut().extend([stopwatch.header()]);
     response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("cookie is ASCII"));
     Ok(response)
 }

@@ -25,7 +25,8 @@ pub async fn launch(
 ) -> Result<Response, LaunchError> {
     let mut stopwatch = Stopwatch::new();
     let iss = params.iss.filter(|s| !s.trim().is_empty()).ok_or(LaunchError::MissingParameter("iss"))?;
-    let launch = params.launch.filter(|s| !s.trim().is_empty()).ok_or(LaunchError::MissingParameter("launch"))?;
+    // No `launch`: a standalone launch, the EHR only signing the practitioner in ("my referrals").
+    let launch = params.launch.filter(|s| !s.trim().is_empty()).unwrap_or_default();
     if launch.len() > MAX_LAUNCH_LEN || launch.chars().any(char::is_control) {
         return Err(LaunchError::MalformedParameter("launch"));
     }
@@ -61,7 +62,7 @@ pub async fn launch(
         &smart.authorization_endpoint,
         &ehr.client_id,
         &state.config.redirect_uri(),
-        &ehr.scopes,
+        &if launch.is_empty() { standalone_scopes(&ehr.scopes) } else { ehr.scopes.clone() },
         &pending.state,
         &ehr.issuer,
         &launch,
@@ -72,6 +73,15 @@ pub async fn launch(
     let mut response = Redirect::to(url.as_str()).into_response();
     response.headers_mut().extend([stopwatch.header()]);
     Ok(response)
+}
+
+/// The scopes of a standalone sign-in: the registration's, without launch context or patient data.
+pub fn standalone_scopes(scopes: &str) -> String {
+    scopes
+        .split_whitespace()
+        .filter(|s| *s != "launch" && !s.starts_with("launch/") && !s.starts_with("patient/"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The authorization request (SMART App Launch 2.2 §"Obtain authorization code").
@@ -95,7 +105,7 @@ pub fn authorize_url(
         .append_pair("scope", scopes)
         .append_pair("state", state)
         .append_pair("aud", aud.as_str().trim_end_matches('/'))
-        .append_pair("launch", launch)
+        .extend_pairs((!launch.is_empty()).then_some(("launch", launch)))
         .append_pair("code_challenge", challenge.as_str())
         .append_pair("code_challenge_method", "S256")
         .append_pair("nonce", nonce);
@@ -129,5 +139,26 @@ mod tests {
         assert_eq!(q["scope"], "launch openid");
         assert_eq!(q["launch"], "L1");
         assert_eq!(q["nonce"], "n1");
+    }
+
+    #[test]
+    fn a_standalone_sign_in_asks_for_no_launch_context() {
+        assert_eq!(
+            standalone_scopes("launch launch/patient openid fhirUser patient/Patient.rs user/Practitioner.rs"),
+            "openid fhirUser user/Practitioner.rs"
+        );
+        let (challenge, _v) = PkceCodeChallenge::new_random_sha256();
+        let url = authorize_url(
+            &Url::parse("https://ehr.example.org/auth/authorize").unwrap(),
+            "app",
+            &Url::parse("http://localhost:3000/callback").unwrap(),
+            "openid fhirUser",
+            "st",
+            &Url::parse("https://ehr.example.org/fhir").unwrap(),
+            "",
+            &challenge,
+            "n1",
+        );
+        assert!(!url.query_pairs().any(|(k, _)| k == "launch"));
     }
 }
