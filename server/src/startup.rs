@@ -90,7 +90,7 @@ impl Running {
     }
 }
 
-/// Deletes expired pending launches, sessions and drafts every minute.
+/// Deletes expired pending launches, sessions, sign-ins, API tokens and drafts every minute.
 fn spawn_purger(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -105,6 +105,13 @@ fn spawn_purger(state: AppState) {
             }
             if let Err(e) = crate::api::tokens::purge_expired(&state.db, now).await {
                 tracing::warn!(error = %e, "purging expired API tokens failed");
+            }
+            for table in ["practitioner_sessions", "staff_sessions"] {
+                if let Err(e) =
+                    sqlx::query(&format!("DELETE FROM {table} WHERE expires_at < ?")).bind(now).execute(&state.db).await
+                {
+                    tracing::warn!(error = %e, table, "purging expired sign-ins failed");
+                }
             }
             match crate::referral::drafts::purge_expired(&state.db, now).await {
                 Ok(0) => {}
