@@ -212,3 +212,25 @@ async fn declining_needs_a_reason_which_reaches_the_ehr() {
     );
     assert_valid_fhir(std::slice::from_ref(&update.raw));
 }
+
+#[tokio::test]
+async fn repeated_wrong_passwords_lock_the_username_for_a_while() {
+    let env = start().await;
+    server::console::accounts::create(&env.state.db, "kim", "Nurse Kim", PASSWORD).await.unwrap();
+    let login = format!("{}console/login", env.app_url);
+    for _ in 0..server::console::accounts::MAX_FAILURES {
+        let r =
+            env.http.post(&login).form(&[("username", "kim"), ("password", "a wrong guess!")]).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = env.http.post(&login).form(&[("username", "kim"), ("password", PASSWORD)]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
+    assert!(r.text().await.unwrap().contains("Wait 15 minutes"));
+    // Once the window has passed, the right password works again.
+    sqlx::query("UPDATE staff_login_failures SET at = at - 3600").execute(&env.state.db).await.unwrap();
+    let r = env.http.post(&login).form(&[("username", "kim"), ("password", PASSWORD)]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let left: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM staff_login_failures").fetch_one(&env.state.db).await.unwrap();
+    assert_eq!(left, 0, "a success clears the failures");
+}

@@ -82,6 +82,38 @@ pub async fn check(db: &crate::db::Db, username: &str, password: &str) -> Result
     Ok(row.filter(|_| ok).map(|(name, _)| name))
 }
 
+/// Failed sign-ins allowed per username in [`THROTTLE_WINDOW_SECS`] before sign-in is refused.
+pub const MAX_FAILURES: i64 = 5;
+pub const THROTTLE_WINDOW_SECS: i64 = 15 * 60;
+
+/// Whether `username` had too many failed sign-ins lately (checked before the password).
+pub async fn throttled(db: &crate::db::Db, username: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let failures: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM staff_login_failures WHERE username = ? AND at > ?")
+        .bind(username)
+        .bind(now - THROTTLE_WINDOW_SECS)
+        .fetch_one(db)
+        .await?;
+    Ok(failures >= MAX_FAILURES)
+}
+
+/// Records a failed sign-in (and forgets old ones), or clears them after a success.
+pub async fn record_attempt(db: &crate::db::Db, username: &str, ok: bool, now: i64) -> Result<(), sqlx::Error> {
+    if ok {
+        sqlx::query("DELETE FROM staff_login_failures WHERE username = ?").bind(username).execute(db).await?;
+    } else {
+        sqlx::query("INSERT INTO staff_login_failures (username, at) VALUES (?, ?)")
+            .bind(username)
+            .bind(now)
+            .execute(db)
+            .await?;
+        sqlx::query("DELETE FROM staff_login_failures WHERE at <= ?")
+            .bind(now - THROTTLE_WINDOW_SECS)
+            .execute(db)
+            .await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

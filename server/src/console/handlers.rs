@@ -65,7 +65,28 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, body: Byte
     let f = form(&body);
     let username = f.get("username").map(|s| s.trim().to_string()).unwrap_or_default();
     let password = f.get("password").cloned().unwrap_or_default();
-    match accounts::check(&state.db, &username, &password).await {
+    let now = crate::smart::now_unix();
+    match accounts::throttled(&state.db, &username, now).await {
+        Ok(false) => {}
+        Ok(true) => {
+            tracing::warn!("console sign-in refused: too many failures for this username");
+            return page(
+                StatusCode::TOO_MANY_REQUESTS,
+                pages::login(
+                    Some("Too many failed sign-ins for this username. Wait 15 minutes, then try again."),
+                    &username,
+                ),
+            );
+        }
+        Err(e) => return internal("sign-in throttle lookup failed", e),
+    }
+    let checked = accounts::check(&state.db, &username, &password).await;
+    if let Ok(found) = &checked {
+        if let Err(e) = accounts::record_attempt(&state.db, &username, found.is_some(), now).await {
+            return internal("recording a sign-in attempt failed", e);
+        }
+    }
+    match checked {
         Ok(Some(_)) => match auth::sign_in(&state, &username).await {
             Ok(cookie) => {
                 tracing::info!(staff = %username, "console sign-in");
