@@ -52,6 +52,7 @@ async fn a_clinician_sees_this_patients_referrals_from_this_ehr_and_their_progre
     progress::progress(&env.state, &id, &book, "Nurse Kim").await.unwrap();
     let (_, list) = mine.get(&env, "/referrals").await;
     assert!(list.contains("Appointment booked"), "{list}");
+    assert!(list.contains("in-progress · 5.1.1 Event scheduled"), "the Task and BSeR business status: {list}");
     let (status, page) = mine.get(&env, &format!("/referrals/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Knee pain, pat-1"), "the submitted content, read-only");

@@ -1,7 +1,10 @@
 //! The intake console's HTML: plain server-rendered pages and forms (no scripts), every value
 //! escaped. Pure: the handlers gather the data.
 
-use crate::referral::{record::Detail, status_change::describe};
+use crate::referral::{
+    record::Detail,
+    status_change::{business_status_text, describe},
+};
 
 pub use crate::error::escape_html as escape;
 
@@ -192,9 +195,11 @@ pub fn record_sections(d: &Detail, doc_base: Option<&str>, middle: &str) -> Stri
         .map(|a| format!("<p>Appointment: <strong data-testid=\"appointment\">{}</strong></p>", escape(a)))
         .unwrap_or_default();
     format!(
-        "<p>Status: <strong data-testid=\"detail-status\">{status}</strong>{reason} · last change {}</p>{appointment}\
+        "<p>Status: <strong data-testid=\"detail-status\">{status}</strong>{reason} · Task {} · business status {} · last change {}</p>{appointment}\
          <section class=\"card\"><h2>Referral</h2><dl class=\"review\">{facts}</dl><h3>Attachments</h3>{docs}</section>{middle}\
          <section class=\"card\"><h2>Timeline</h2><ol>{timeline}</ol><h3>Messages to the referring EHR</h3><ul>{messages}</ul></section>",
+        escape(&d.task_status),
+        escape(&business_status_text(&d.business_status)),
         escape(&d.last_change)
     )
 }

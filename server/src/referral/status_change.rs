@@ -60,6 +60,15 @@ fn business(code: &str) -> (&'static str, &'static str) {
     }
 }
 
+/// A BSeR business status as `code display` (e.g. `5.1.1 Event scheduled`); `6.0` is a revocation.
+pub fn business_status_text(code: &str) -> String {
+    if code == "6.0" {
+        return "6.0 Fulfillment cancelled".into();
+    }
+    let (code, display) = business(code);
+    format!("{code} {display}")
+}
+
 /// Plain words for a Task status and business status, as clinicians and staff read them.
 pub fn describe(task_status: &str, business_status: &str) -> &'static str {
     match (task_status, business_status) {

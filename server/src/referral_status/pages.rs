@@ -2,7 +2,10 @@
 //! without scripts, every value escaped.
 
 use crate::console::pages::{escape, record_sections};
-use crate::referral::{record::Detail, status_change::describe};
+use crate::referral::{
+    record::Detail,
+    status_change::{business_status_text, describe},
+};
 
 /// One referral in the patient's list.
 #[derive(Debug, Clone)]
@@ -40,12 +43,14 @@ pub fn list(launch: &str, patient: &str, rows: &[ListRow]) -> String {
             .map(|r| {
                 format!(
                     "<tr data-testid=\"status-row\"><td><a href=\"/l/{}/referrals/{}\">{}</a></td><td>{}</td><td data-testid=\"status-text\">{}</td>\
-                     <td>{}</td><td>{}</td><td>{}</td></tr>",
+                     <td>{} · {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                     escape(launch),
                     escape(&r.id),
                     escape(&r.referral_number),
                     escape(&r.service),
                     describe(&r.task_status, &r.business_status),
+                    escape(&r.task_status),
+                    escape(&business_status_text(&r.business_status)),
                     escape(&r.sent),
                     escape(&r.last_change),
                     escape(&r.delivery)
@@ -54,7 +59,7 @@ pub fn list(launch: &str, patient: &str, rows: &[ListRow]) -> String {
             .collect();
         format!(
             "<table class=\"queue\"><thead><tr><th scope=\"col\">Referral</th><th scope=\"col\">Service</th><th scope=\"col\">Status</th>\
-             <th scope=\"col\">Sent</th><th scope=\"col\">Last change</th><th scope=\"col\">Your EHR was told</th></tr></thead><tbody>{rows}</tbody></table>"
+             <th scope=\"col\">Task · business status</th><th scope=\"col\">Sent</th><th scope=\"col\">Last change</th><th scope=\"col\">Your EHR was told</th></tr></thead><tbody>{rows}</tbody></table>"
         )
     };
     layout("Referrals", launch, patient, &format!("<h1>Referrals for {}</h1>{body}", escape(patient)))
