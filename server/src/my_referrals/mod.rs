@@ -95,23 +95,38 @@ async fn start(State(state): State<AppState>) -> Response {
     )
 }
 
-/// The referrals of `who` from their EHR: sent by them, or naming them as the requester.
-async fn list(State(state): State<AppState>, Path(session): Path<String>, headers: HeaderMap) -> Response {
-    let who = match session::authorised(&state, &session, &headers).await {
+/// The signed-in practitioner of `session` and their reference as a requester (absolute on their
+/// EHR, as ServiceRequests write it); else the page to show instead.
+async fn signed_in(
+    state: &AppState,
+    session: &str,
+    headers: &HeaderMap,
+) -> Result<(session::Practitioner, String), Response> {
+    let who = match session::authorised(state, session, headers).await {
         Ok(Some(w)) => w,
-        Ok(None) => return gone(),
-        Err(e) => return failed("session lookup failed", e),
+        Ok(None) => return Err(gone()),
+        Err(e) => return Err(failed("session lookup failed", e)),
     };
     let base = registry::registration_by_id(&state.config, &who.ehr_id)
         .map(|e| e.issuer.as_str().trim_end_matches('/').to_string())
         .unwrap_or_default();
+    let as_requester = format!("{base}/{}", who.practitioner_ref);
+    Ok((who, as_requester))
+}
+
+/// The referrals of `who` from their EHR: sent by them, or naming them as the requester.
+async fn list(State(state): State<AppState>, Path(session): Path<String>, headers: HeaderMap) -> Response {
+    let (who, as_requester) = match signed_in(&state, &session, &headers).await {
+        Ok(w) => w,
+        Err(page) => return page,
+    };
     let rows: Vec<(String, String, String, String, String, String, i64)> = match sqlx::query_as(
         "SELECT id, referral_number, patient_json, service_id, task_status, business_status, created_at FROM referrals \
          WHERE ehr_id = ? AND (practitioner_ref = ? OR requester_ref = ?) ORDER BY created_at DESC LIMIT 500",
     )
     .bind(&who.ehr_id)
     .bind(&who.practitioner_ref)
-    .bind(format!("{base}/{}", who.practitioner_ref))
+    .bind(&as_requester)
     .fetch_all(&state.db)
     .await
     {
@@ -156,14 +171,10 @@ async fn detail(
     Path((session, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let who = match session::authorised(&state, &session, &headers).await {
-        Ok(Some(w)) => w,
-        Ok(None) => return gone(),
-        Err(e) => return failed("session lookup failed", e),
+    let (who, as_requester) = match signed_in(&state, &session, &headers).await {
+        Ok(w) => w,
+        Err(page) => return page,
     };
-    let base = registry::registration_by_id(&state.config, &who.ehr_id)
-        .map(|e| e.issuer.as_str().trim_end_matches('/').to_string())
-        .unwrap_or_default();
     let mine: Option<(Option<String>, Option<String>)> =
         match sqlx::query_as("SELECT practitioner_ref, requester_ref FROM referrals WHERE id = ? AND ehr_id = ?")
             .bind(&id)
@@ -174,9 +185,8 @@ async fn detail(
             Ok(r) => r,
             Err(e) => return failed("referral lookup failed", e),
         };
-    let requester = format!("{base}/{}", who.practitioner_ref);
     let allowed =
-        mine.is_some_and(|(p, r)| p.as_deref() == Some(&who.practitioner_ref) || r.as_deref() == Some(&requester));
+        mine.is_some_and(|(p, r)| p.as_deref() == Some(&who.practitioner_ref) || r.as_deref() == Some(&as_requester));
     if !allowed {
         return page(
             StatusCode::NOT_FOUND,
@@ -192,14 +202,6 @@ async fn detail(
         Err(e) => return failed("loading a referral failed", e),
     };
     let title = format!("Referral {}", d.referral_number);
-    let body = if d.revoked {
-        format!(
-            "<h1>{}</h1><section class=\"card\" data-testid=\"referral-revoked\"><p>This referral was revoked because the patient withdrew consent. \
-             Its details have been deleted.</p></section>",
-            escape(&title)
-        )
-    } else {
-        format!("<h1>{}</h1>{}", escape(&title), crate::console::pages::record_sections(&d, None, ""))
-    };
+    let body = crate::referral_status::pages::record_body(&d);
     page(StatusCode::OK, &title, Some(&who.display_name), Some(&session), &body)
 }

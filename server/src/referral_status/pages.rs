@@ -66,8 +66,13 @@ pub fn list(launch: &str, patient: &str, rows: &[ListRow]) -> String {
 }
 
 pub fn detail(launch: &str, patient: &str, d: &Detail) -> String {
+    layout(&format!("Referral {}", d.referral_number), launch, patient, &record_body(d))
+}
+
+/// A referral's record, read-only (or the revoked notice): for clinicians, in a launch or their own.
+pub fn record_body(d: &Detail) -> String {
     let title = format!("Referral {}", d.referral_number);
-    let body = if d.revoked {
+    if d.revoked {
         format!(
             "<h1>{}</h1><section class=\"card\" data-testid=\"referral-revoked\"><p>This referral was revoked because the patient withdrew consent. \
              Its details have been deleted.</p></section>",
@@ -75,8 +80,7 @@ pub fn detail(launch: &str, patient: &str, d: &Detail) -> String {
         )
     } else {
         format!("<h1>{}</h1>{}", escape(&title), record_sections(d, None, ""))
-    };
-    layout(&title, launch, patient, &body)
+    }
 }
 
 pub fn unavailable(message: &str) -> String {
