@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RUSTFLAGS="--cfg erase_components" # as run.sh builds the release app
-cargo bench -p server --bench launch
+cargo bench -p server --bench launch --features sandbox

@@ -9,4 +9,6 @@ export PATH="$HOME/.cargo/bin:$(pwd)/end2end/node_modules/.bin:$PATH"
 # Components erased to AnyView: a 20% smaller release WASM (855 KB vs 1,007 KB raw) and the same
 # compiled dependencies as the test command.
 export RUSTFLAGS="--cfg erase_components"
-exec cargo leptos serve --release "$@"
+# The `sandbox` feature builds in the sandbox EHR this command runs against (development only: a
+# production build is `cargo leptos build --release`, without it).
+exec cargo leptos serve --release --bin-features sandbox "$@"

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh >/dev/null
 export PATH="$HOME/.cargo/bin:$(pwd)/end2end/node_modules/.bin:$PATH"
 export RUSTFLAGS="--cfg erase_components" # as scripts/run.sh builds it
-cargo leptos build --release
+cargo leptos build --release --bin-features sandbox
 
 APP=127.0.0.1:3600
 EHR=127.0.0.1:3610

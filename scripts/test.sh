@@ -14,11 +14,12 @@ step() { printf '\n==> %s (at %ss)\n' "$*" "$(( $(date +%s) - START ))"; }
 step "unit and integration tests"
 # cargo-nextest: one process per test (see .config/nextest.toml). frontend/ is the WASM entry
 # (hydrate): built into the same test binary it would switch Leptos to its browser executor, so it
-# is built by cargo-leptos only.
-cargo nextest run --workspace --exclude frontend --locked
+# is built by cargo-leptos only. The tests run against the built-in sandbox EHR (the `sandbox`
+# feature; production builds leave it out).
+cargo nextest run --workspace --exclude frontend --locked --features server/sandbox
 
 step "building the app (server + WASM) for end-to-end tests"
-cargo leptos build
+cargo leptos build --bin-features sandbox
 
 step "end-to-end tests (Chromium)"
 (cd end2end && npx playwright test)

@@ -43,18 +43,43 @@ pub async fn show(State(st): State<SharedState>, headers: HeaderMap) -> Response
     let form = format!(
         "<h2>Global faults</h2><form method=\"post\" action=\"/admin/faults\">{}{}{}{}{}<button type=\"submit\" data-testid=\"faults-save\">Save</button></form>\
          <p>Current: <code data-testid=\"faults-current\">{}</code></p>\
-         <p>Also: <code>POST /admin/faults</code> with a JSON body such as <code>{{\"process_message\":\"timeout\"}}</code>.</p>",
-        select("process_message", &["ok", "server_error", "timeout", "reject", "accept_then_timeout"]),
-        select("token", &["ok", "server_error", "invalid_grant"]),
+         <p>Also: <code>POST /admin/faults</code> with a JSON body such as <code>{{\"process_message\":\"timeout\"}}</code> \
+         (numbers too: <code>slow_token_millis</code>, <code>slow_notify_add_millis</code>); <code>POST /admin/rotate-key</code> \
+         (sign id_tokens with the next key, publish only it); <code>POST /admin/revoke-tokens</code> (every access token \
+         issued so far answers 401 from now on; refresh tokens still work).</p>",
+        select("process_message", &["ok", "server_error", "timeout", "reject", "accept_then_timeout", "ok_with_error"]),
+        select("token", &["ok", "server_error", "invalid_grant", "not_bearer", "empty_access_token", "short_lived"]),
         select(
             "id_token",
-            &["ok", "expired", "bad_signature", "wrong_audience", "wrong_nonce", "alg_none"]
+            &["ok", "expired", "bad_signature", "wrong_audience", "wrong_nonce", "alg_none", "unknown_kid"]
         ),
-        select("patient_read", &["ok", "not_found", "server_error"]),
-        select("launch_context", &["ok", "omit_patient"]),
+        format!(
+            "{}{}",
+            select("patient_read", &["ok", "not_found", "server_error", "other_resource"]),
+            select("user_read", &["ok", "not_found", "server_error", "other_resource"])
+        ),
+        format!(
+            "{}{}",
+            select("launch_context", &["ok", "omit_patient", "malformed_patient", "other_patient_on_refresh"]),
+            select("discovery", &["ok", "other_host", "jwks_other_host"])
+        ),
         escape(&current.to_string()),
     );
     Html(layout("Faults", None, &form)).into_response()
+}
+
+/// `POST /admin/rotate-key`.
+pub async fn rotate_key(State(st): State<SharedState>) -> Response {
+    st.store().rotated = true;
+    tracing::info!("signing key rotated");
+    Redirect::to("/admin/faults").into_response()
+}
+
+/// `POST /admin/revoke-tokens`.
+pub async fn revoke_tokens(State(st): State<SharedState>) -> Response {
+    st.store().access_tokens.clear();
+    tracing::info!("access tokens revoked");
+    Redirect::to("/admin/faults").into_response()
 }
 
 pub async fn set(State(st): State<SharedState>, headers: HeaderMap, body: Bytes) -> Response {

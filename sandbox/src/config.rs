@@ -37,6 +37,9 @@ pub struct SandboxConfig {
     pub app_launch_url: Url,
     /// Registered OAuth clients.
     pub clients: Vec<ClientRegistration>,
+    /// Fixed bearers `$process-message` accepts besides live access tokens (development and
+    /// tests): [`crate::STATIC_DEV_TOKEN`] by default.
+    pub static_bearers: Vec<String>,
 }
 
 /// One registered OAuth client.
@@ -84,6 +87,7 @@ impl SandboxConfig {
                 auth: ClientAuth::ClientSecretBasic { secret: DEFAULT_CLIENT_SECRET.to_string() },
                 scopes: DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
             }],
+            static_bearers: vec![crate::STATIC_DEV_TOKEN.to_string()],
         }
     }
 

@@ -8,6 +8,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::config::DEFAULT_SCOPES;
+use crate::faults::DiscoveryFault;
 use crate::outcome::fhir_response;
 use crate::state::SharedState;
 
@@ -17,14 +18,37 @@ fn scopes_supported() -> Vec<&'static str> {
     s
 }
 
+/// `url` on the other origin of [`DiscoveryFault`]: the same server under the name `localhost`.
+pub fn on_other_host(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_host(Some("localhost"));
+            u.to_string()
+        }
+        Err(_) => url.to_string(),
+    }
+}
+
+/// The authorize, token and JWKS URLs as discovery tells them (after the discovery fault).
+fn advertised(st: &SharedState) -> (String, String, String) {
+    let u = &st.urls;
+    let fault = { st.store().faults.discovery };
+    match fault {
+        DiscoveryFault::Ok => (u.authorize.clone(), u.token.clone(), u.jwks.clone()),
+        DiscoveryFault::OtherHost => (on_other_host(&u.authorize), on_other_host(&u.token), u.jwks.clone()),
+        DiscoveryFault::JwksOtherHost => (u.authorize.clone(), u.token.clone(), on_other_host(&u.jwks)),
+    }
+}
+
 /// `GET /fhir/.well-known/smart-configuration` (SMART App Launch 2.2 §Conformance).
 pub async fn smart_configuration(State(st): State<SharedState>) -> Json<Value> {
     let u = &st.urls;
+    let (authorize, token, jwks) = advertised(&st);
     Json(json!({
         "issuer": u.fhir_base,
-        "jwks_uri": u.jwks,
-        "authorization_endpoint": u.authorize,
-        "token_endpoint": u.token,
+        "jwks_uri": jwks,
+        "authorization_endpoint": authorize,
+        "token_endpoint": token,
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt"],
         "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
@@ -57,11 +81,12 @@ pub async fn smart_configuration(State(st): State<SharedState>) -> Json<Value> {
 /// `GET /fhir/.well-known/openid-configuration` (OIDC Discovery 1.0).
 pub async fn openid_configuration(State(st): State<SharedState>) -> Json<Value> {
     let u = &st.urls;
+    let (authorize, token, jwks) = advertised(&st);
     Json(json!({
         "issuer": u.fhir_base,
-        "jwks_uri": u.jwks,
-        "authorization_endpoint": u.authorize,
-        "token_endpoint": u.token,
+        "jwks_uri": jwks,
+        "authorization_endpoint": authorize,
+        "token_endpoint": token,
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
@@ -74,9 +99,14 @@ pub async fn openid_configuration(State(st): State<SharedState>) -> Json<Value> 
     }))
 }
 
-/// `GET /auth/jwks`.
+/// `GET /auth/jwks`: the current signing key only (after a rotation, the new one).
 pub async fn jwks(State(st): State<SharedState>) -> Json<Value> {
-    Json(st.keys.jwks().clone())
+    let rotated = {
+        let mut store = st.store();
+        store.jwks_fetches += 1;
+        store.rotated
+    };
+    Json(st.keys.jwks(rotated).clone())
 }
 
 /// `GET /smart-style.json` (`smart_style_url`).
@@ -99,6 +129,7 @@ pub async fn smart_style() -> Json<Value> {
 /// `GET /fhir/metadata`.
 pub async fn capability_statement(State(st): State<SharedState>) -> Response {
     let u = &st.urls;
+    let (authorize, token, _) = advertised(&st);
     let read_types = ["Patient", "Practitioner", "PractitionerRole", "Encounter", "ServiceRequest"];
     let resources: Vec<Value> = read_types
         .iter()
@@ -131,8 +162,8 @@ pub async fn capability_statement(State(st): State<SharedState>) -> Response {
                 "extension": [{
                     "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
                     "extension": [
-                        {"url": "authorize", "valueUri": u.authorize},
-                        {"url": "token", "valueUri": u.token}
+                        {"url": "authorize", "valueUri": authorize},
+                        {"url": "token", "valueUri": token}
                     ]
                 }]
             },

@@ -17,6 +17,9 @@ pub enum ProcessMessageFault {
     /// Record the message, then sleep 30 s and answer 504: the EHR processed it but the sender
     /// never learns so (it must send it again, with the same ids, and the EHR de-duplicates).
     AcceptThenTimeout,
+    /// 200 OK whose OperationOutcome has an `error` issue: the EHR did not take the message,
+    /// whatever the status says. Not recorded.
+    OkWithError,
 }
 
 /// What `POST /auth/token` does.
@@ -29,6 +32,12 @@ pub enum TokenFault {
     ServerError,
     /// 400 `invalid_grant`.
     InvalidGrant,
+    /// 200 with `token_type` `mac` (not Bearer).
+    NotBearer,
+    /// 200 with an empty `access_token`.
+    EmptyAccessToken,
+    /// Access tokens that live 30 s (clients must refresh before they expire).
+    ShortLived,
 }
 
 /// The one defect to put in the id_token.
@@ -47,9 +56,11 @@ pub enum IdTokenFault {
     WrongNonce,
     /// Unsigned token with `alg: none`.
     AlgNone,
+    /// Signed by a key that is not published, under a `kid` the JWKS does not have.
+    UnknownKid,
 }
 
-/// What a FHIR read of a Patient does.
+/// What a FHIR read of a Patient (or, for `user_read`, a Practitioner) does.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReadFault {
@@ -57,6 +68,22 @@ pub enum ReadFault {
     Ok,
     NotFound,
     ServerError,
+    /// 200 with another resource of the same type (another patient, another practitioner): an EHR
+    /// bug that would put the wrong person on a referral.
+    OtherResource,
+}
+
+/// What the discovery documents say about where the authorization server is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiscoveryFault {
+    #[default]
+    Ok,
+    /// `authorization_endpoint` and `token_endpoint` on another origin (`localhost` instead of the
+    /// sandbox's host, same port: the same server, so a client that follows them would "work").
+    OtherHost,
+    /// Only `jwks_uri` on that other origin.
+    JwksOtherHost,
 }
 
 /// What the token response says about the launch context.
@@ -67,6 +94,10 @@ pub enum ContextFault {
     Ok,
     /// No `patient` in the token response (an EHR launch from outside a patient's chart).
     OmitPatient,
+    /// `patient` is not a FHIR id (`../Patient/x`).
+    MalformedPatient,
+    /// A refresh answers with another `patient` than the launch's.
+    OtherPatientOnRefresh,
 }
 
 /// All fault knobs. The default is "behave".
@@ -77,7 +108,15 @@ pub struct Faults {
     pub token: TokenFault,
     pub id_token: IdTokenFault,
     pub patient_read: ReadFault,
+    /// Reads of Practitioner.
+    pub user_read: ReadFault,
     pub launch_context: ContextFault,
+    pub discovery: DiscoveryFault,
+    /// The token endpoint takes this long to answer (milliseconds; 0: at once).
+    pub slow_token_millis: u64,
+    /// `$process-message` takes this long over a `notify-add-service-request` before it records
+    /// and answers it (a big message an EHR is slow to take in).
+    pub slow_notify_add_millis: u64,
 }
 
 impl Faults {
@@ -88,7 +127,11 @@ impl Faults {
             token: pick(self.token, global.token),
             id_token: pick(self.id_token, global.id_token),
             patient_read: pick(self.patient_read, global.patient_read),
+            user_read: pick(self.user_read, global.user_read),
             launch_context: pick(self.launch_context, global.launch_context),
+            discovery: pick(self.discovery, global.discovery),
+            slow_token_millis: pick(self.slow_token_millis, global.slow_token_millis),
+            slow_notify_add_millis: pick(self.slow_notify_add_millis, global.slow_notify_add_millis),
         }
     }
 }

@@ -64,7 +64,7 @@ pub fn issue(
         fhir_user: fhir_user(st, ctx),
         name: user_name,
     };
-    let mut signing = Signing::Published;
+    let mut signing = if st.store().rotated { Signing::Next } else { Signing::Published };
     match fault {
         IdTokenFault::Ok => {}
         IdTokenFault::Expired => {
@@ -76,6 +76,7 @@ pub fn issue(
         IdTokenFault::WrongAudience => claims.aud = "some-other-client".into(),
         IdTokenFault::WrongNonce => claims.nonce = Some("not-the-nonce-you-sent".into()),
         IdTokenFault::AlgNone => signing = Signing::Unsigned,
+        IdTokenFault::UnknownKid => signing = Signing::UnknownKid,
     }
     st.keys.sign(&claims, signing)
 }

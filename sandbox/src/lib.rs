@@ -47,7 +47,7 @@ pub mod token;
 pub use bearer::STATIC_DEV_TOKEN;
 pub use config::{ClientAuth, ClientRegistration, SandboxConfig, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
 pub use error::SandboxError;
-pub use faults::{ContextFault, Faults, IdTokenFault, ProcessMessageFault, ReadFault, TokenFault};
+pub use faults::{ContextFault, DiscoveryFault, Faults, IdTokenFault, ProcessMessageFault, ReadFault, TokenFault};
 pub use launch::{LaunchMode, LaunchRequest};
 pub use messages::ReceivedMessage;
 pub use routes::router;
@@ -115,6 +115,27 @@ impl SandboxHandle {
     /// The SMART Web Messaging handle of a launch (when it was created with `web_messaging`).
     pub fn messaging_handle(&self, launch_id: &str) -> Option<String> {
         self.state.store().launches.get(launch_id).and_then(|l| l.messaging_handle.clone())
+    }
+
+    /// From now on, sign id_tokens with the next key and publish only it (a key rotation).
+    pub fn rotate_signing_key(&self) {
+        self.state.store().rotated = true;
+    }
+
+    /// How often `/auth/jwks` has been fetched.
+    pub fn jwks_fetches(&self) -> u32 {
+        self.state.store().jwks_fetches
+    }
+
+    /// How many refresh_token grants were answered with tokens.
+    pub fn refreshes(&self) -> u32 {
+        self.state.store().refreshes
+    }
+
+    /// Revokes every access token issued so far (refresh tokens stay valid): the next FHIR call
+    /// with one gets 401, as after an EHR expired its tokens early.
+    pub fn revoke_access_tokens(&self) {
+        self.state.store().access_tokens.clear();
     }
 
     /// Messages accepted at `$process-message`, oldest first.

@@ -1,8 +1,8 @@
 //! `POST /fhir/$process-message`: the RMS Source receiving FHIR R4 messages
 //! (e.g. `notify-add-service-request`) from the eReferral app.
 //!
-//! Authorization: any live access token issued by this sandbox, or the static development
-//! bearer [`STATIC_DEV_TOKEN`](crate::bearer::STATIC_DEV_TOKEN).
+//! Authorization: any live access token issued by this sandbox, or one of its configured static
+//! bearers (by default the development bearer [`STATIC_DEV_TOKEN`](crate::bearer::STATIC_DEV_TOKEN)).
 //! A Bundle whose `Bundle.id` (or `identifier.value`) or MessageHeader id was already
 //! received is acknowledged as a duplicate and not stored twice.
 
@@ -15,7 +15,7 @@ use axum::response::Response;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::bearer::{bearer, live_token, STATIC_DEV_TOKEN};
+use crate::bearer::{bearer, live_token};
 use crate::faults::ProcessMessageFault;
 use crate::outcome::{fhir_response, operation_outcome, outcome, unauthorized};
 use crate::seed::{display_name, subject_of};
@@ -92,7 +92,8 @@ fn parse(bundle: &Value) -> Result<Parsed, String> {
 }
 
 pub async fn process_message(State(st): State<SharedState>, headers: HeaderMap, body: Bytes) -> Response {
-    let authorized = bearer(&headers) == Some(STATIC_DEV_TOKEN) || live_token(&st, &headers).is_some();
+    let authorized = bearer(&headers).is_some_and(|b| st.config.static_bearers.iter().any(|s| s == b))
+        || live_token(&st, &headers).is_some();
     if !authorized {
         return unauthorized("a bearer token from this sandbox (or the static dev token) is required");
     }
@@ -111,9 +112,22 @@ pub async fn process_message(State(st): State<SharedState>, headers: HeaderMap, 
         Ok(p) => p,
         Err(why) => return invalid(&why),
     };
-    let fault = st.store().faults.process_message;
+    let (fault, slow_add) = {
+        let f = st.store().faults;
+        (f.process_message, f.slow_notify_add_millis)
+    };
+    if slow_add > 0 && parsed.event.starts_with("notify-add-service") {
+        tokio::time::sleep(Duration::from_millis(slow_add)).await;
+    }
     match fault {
         ProcessMessageFault::Ok | ProcessMessageFault::AcceptThenTimeout => {}
+        ProcessMessageFault::OkWithError => {
+            // Some EHRs answer 200 and put the failure in the OperationOutcome.
+            return fhir_response(
+                StatusCode::OK,
+                &operation_outcome("error", "processing", "sandbox fault: the message could not be processed"),
+            );
+        }
         ProcessMessageFault::ServerError => {
             return outcome(
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -17,6 +17,8 @@ pub fn router(state: SharedState) -> Router {
         .route("/inbox/{bundle_id}", get(pages::inbox_raw))
         .route("/ehr/launches", post(pages::create_launch))
         .route("/admin/faults", get(admin::show).post(admin::set))
+        .route("/admin/rotate-key", post(admin::rotate_key))
+        .route("/admin/revoke-tokens", post(admin::revoke_tokens))
         .route("/auth/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
         .route("/auth/token", post(token::token))
         .route("/auth/jwks", get(discovery::jwks))

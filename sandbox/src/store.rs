@@ -70,6 +70,12 @@ pub struct Store {
     /// `client_id + jti` of every client assertion seen, with its `exp`.
     pub seen_jtis: HashMap<String, i64>,
     pub messages: Vec<ReceivedMessage>,
+    /// Signing with the next key (and publishing only it) since [`crate::SandboxHandle::rotate_signing_key`].
+    pub rotated: bool,
+    /// How often `/auth/jwks` was fetched.
+    pub jwks_fetches: u32,
+    /// How many refresh_token grants were answered with tokens.
+    pub refreshes: u32,
 }
 
 impl Store {

@@ -26,8 +26,14 @@ use crate::state::{AppState, SharedState};
 use crate::store::{now, random_token, AccessToken, GrantContext, RefreshToken};
 
 pub const ACCESS_TOKEN_TTL_SECS: i64 = 3600;
+/// Lifetime of access tokens under [`TokenFault::ShortLived`].
+pub const SHORT_TOKEN_TTL_SECS: i64 = 30;
 
 pub async fn token(State(st): State<SharedState>, headers: HeaderMap, body: Bytes) -> Response {
+    let delay = st.store().faults.slow_token_millis;
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
     match handle(&st, &headers, &body) {
         Ok(v) => {
             let mut resp = (StatusCode::OK, Json(v)).into_response();
@@ -70,7 +76,7 @@ fn handle(st: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAut
 
 fn apply_token_fault(faults: &Faults) -> Result<(), OAuthError> {
     match faults.token {
-        TokenFault::Ok => Ok(()),
+        TokenFault::Ok | TokenFault::NotBearer | TokenFault::EmptyAccessToken | TokenFault::ShortLived => Ok(()),
         TokenFault::ServerError => Err(OAuthError::server_error("sandbox fault: token endpoint failure")),
         TokenFault::InvalidGrant => Err(OAuthError::invalid_grant("sandbox fault: grant refused")),
     }
@@ -155,8 +161,18 @@ fn refresh(st: &AppState, client: &ClientRegistration, form: &HashMap<String, St
     let Some(rt) = store.refresh_tokens.remove(value) else {
         return Err(OAuthError::invalid_grant("unknown or revoked refresh token"));
     };
+    store.refreshes += 1;
     drop(store);
-    issue_user_tokens(st, &client.client_id, &scope, &rt.context, rt.nonce.as_deref(), rt.from_code.as_deref(), &faults)
+    let mut context = rt.context.clone();
+    if faults.launch_context == ContextFault::OtherPatientOnRefresh {
+        context.patient = st
+            .seed
+            .all_of("Patient")
+            .filter_map(|p| p.get("id").and_then(Value::as_str))
+            .find(|id| Some(*id) != rt.context.patient.as_deref())
+            .map(str::to_string);
+    }
+    issue_user_tokens(st, &client.client_id, &scope, &context, rt.nonce.as_deref(), rt.from_code.as_deref(), &faults)
 }
 
 fn client_credentials(
@@ -249,9 +265,21 @@ fn issue_user_tokens(
         }
     }
     let mut out = Map::new();
-    out.insert("access_token".into(), json!(access));
-    out.insert("token_type".into(), json!("Bearer"));
-    out.insert("expires_in".into(), json!(ACCESS_TOKEN_TTL_SECS));
+    let ttl = if faults.token == TokenFault::ShortLived { SHORT_TOKEN_TTL_SECS } else { ACCESS_TOKEN_TTL_SECS };
+    if faults.token == TokenFault::ShortLived {
+        if let Some(t) = st.store().access_tokens.get_mut(&access) {
+            t.expires_at = now() + ttl;
+        }
+    }
+    match faults.token {
+        TokenFault::EmptyAccessToken => out.insert("access_token".into(), json!("")),
+        _ => out.insert("access_token".into(), json!(access)),
+    };
+    match faults.token {
+        TokenFault::NotBearer => out.insert("token_type".into(), json!("mac")),
+        _ => out.insert("token_type".into(), json!("Bearer")),
+    };
+    out.insert("expires_in".into(), json!(ttl));
     out.insert("scope".into(), json!(scope));
     if let Some(r) = refresh {
         out.insert("refresh_token".into(), json!(r));
@@ -266,8 +294,14 @@ fn issue_user_tokens(
 /// SMART launch context parameters of the token response.
 fn context_fields(st: &AppState, ctx: &GrantContext, faults: &Faults, out: &mut Map<String, Value>) {
     // The grant keeps its patient (scopes still resolve against it); only the response omits it.
-    if let (Some(p), ContextFault::Ok) = (&ctx.patient, faults.launch_context) {
-        out.insert("patient".into(), json!(p));
+    match (&ctx.patient, faults.launch_context) {
+        (_, ContextFault::OmitPatient) | (None, _) => {}
+        (Some(_), ContextFault::MalformedPatient) => {
+            out.insert("patient".into(), json!("../Patient/x"));
+        }
+        (Some(p), _) => {
+            out.insert("patient".into(), json!(p));
+        }
     }
     if let Some(e) = &ctx.encounter {
         out.insert("encounter".into(), json!(e));

@@ -11,8 +11,8 @@ use url::Url;
 pub const DEFAULT_SCOPES: &str = "launch openid fhirUser online_access patient/Patient.rs user/Practitioner.rs \
      user/PractitionerRole.rs patient/Encounter.rs patient/ServiceRequest.rs";
 /// Secret the embedded sandbox registers for us. Only ever used against the sandbox.
-pub const SANDBOX_CLIENT_SECRET: &str = "sandbox-secret-change-me";
-pub const SANDBOX_STATIC_BEARER: &str = "sandbox-static-token";
+pub const SANDBOX_CLIENT_SECRET: &str = crate::sandbox_credentials::CLIENT_SECRET;
+pub const SANDBOX_STATIC_BEARER: &str = crate::sandbox_credentials::STATIC_BEARER;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -45,6 +45,25 @@ pub struct Config {
     pub console_utc_offset: String,
     pub referral: ReferralConfig,
     pub outbox: OutboxConfig,
+    /// Largest FHIR resource we read from an EHR (Patient, Practitioner, …).
+    pub fhir_read_max_bytes: usize,
+    /// Idle time after which an intake console sign-in ends.
+    pub console_idle_timeout_secs: u64,
+    pub http: HttpConfig,
+}
+
+/// How the server treats incoming requests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpConfig {
+    /// A header your reverse proxy sets to the client's address (e.g. `x-forwarded-for`; its last
+    /// value is used). `None`: the TCP peer's address.
+    pub client_ip_header: Option<String>,
+    /// Longest time one request may take (slow clients and slow handlers are cut off with 408).
+    pub request_timeout_secs: u64,
+    /// Requests served at once; more are answered 503 at once instead of queueing.
+    pub max_concurrent_requests: usize,
+    /// Largest request body, except attachment uploads (`referral.max_attachment_bytes`).
+    pub max_body_bytes: usize,
 }
 
 /// Referral entry: the service directory, drafts, attachments and inactivity.
@@ -101,10 +120,19 @@ pub struct EhrRegistration {
     #[serde(default = "default_scopes")]
     pub scopes: String,
     pub process_message: ProcessMessageConfig,
+    /// Origins besides the issuer's where the EHR's authorization server lives (its
+    /// `authorization_endpoint`, `token_endpoint` and `jwks_uri` from discovery). Endpoints on any
+    /// other origin are refused before the app redirects or sends anything there.
+    #[serde(default)]
+    pub auth_origins: Vec<String>,
     /// This EHR as a client of our FHIR API (reads, and later messages to us): SMART Backend
     /// Services with `private_key_jwt` against this JWKS. `None`: the EHR cannot call us.
     #[serde(default)]
     pub api_client: Option<ApiClientConfig>,
+    /// Set only on the built-in sandbox's own registration (never from a file): the one
+    /// registration allowed the sandbox's public credentials.
+    #[serde(skip)]
+    pub builtin_sandbox: bool,
 }
 
 /// A registered source's client of our FHIR API.
@@ -132,8 +160,7 @@ fn default_api_scopes() -> String {
 }
 
 /// The built-in sandbox EHR's public key as our API client (dev only; see sandbox/keys/README.md).
-pub const SANDBOX_API_CLIENT_ID: &str = "sandbox-ehr";
-const SANDBOX_API_JWKS: &str = include_str!("../../sandbox/keys/api-client-es384.jwks.json");
+pub const SANDBOX_API_CLIENT_ID: &str = crate::sandbox_credentials::API_CLIENT_ID;
 
 fn default_scopes() -> String {
     DEFAULT_SCOPES.to_string()
@@ -256,6 +283,19 @@ struct FileConfig {
     referral: FileReferral,
     #[serde(default)]
     outbox: FileOutbox,
+    fhir_read_max_bytes: Option<usize>,
+    console_idle_timeout_secs: Option<u64>,
+    #[serde(default)]
+    http: FileHttp,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileHttp {
+    client_ip_header: Option<String>,
+    request_timeout_secs: Option<u64>,
+    max_concurrent_requests: Option<usize>,
+    max_body_bytes: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -366,8 +406,11 @@ impl Config {
             .or(file.sandbox.listen)
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3100)));
         let sandbox = SandboxConfig {
-            // The sandbox is the default EHR: on unless EHRs are configured or it is switched off.
-            enabled: parse_bool(env, "EREFERRAL_SANDBOX")?.or(file.sandbox.enabled).unwrap_or(ehrs.is_empty()),
+            // The sandbox is the default EHR of builds that have it (the `sandbox` feature): on
+            // unless EHRs are configured or it is switched off.
+            enabled: parse_bool(env, "EREFERRAL_SANDBOX")?
+                .or(file.sandbox.enabled)
+                .unwrap_or(ehrs.is_empty() && cfg!(feature = "sandbox")),
             listen: sandbox_listen,
             public_url: parse_env::<Url>(env, "EREFERRAL_SANDBOX_PUBLIC_URL")?
                 .or(file.sandbox.public_url)
@@ -441,9 +484,47 @@ impl Config {
                     .or(file.outbox.confirm_wait_millis)
                     .unwrap_or(3000),
             },
+            fhir_read_max_bytes: parse_env(env, "EREFERRAL_FHIR_READ_MAX_BYTES")?
+                .or(file.fhir_read_max_bytes)
+                .unwrap_or(crate::fhir::client::Expect::DEFAULT_FHIR_READ_BYTES),
+            console_idle_timeout_secs: parse_env(env, "EREFERRAL_CONSOLE_IDLE_TIMEOUT_SECS")?
+                .or(file.console_idle_timeout_secs)
+                .unwrap_or(30 * 60),
+            http: HttpConfig {
+                client_ip_header: env("EREFERRAL_CLIENT_IP_HEADER")
+                    .or(file.http.client_ip_header)
+                    .map(|h| h.trim().to_ascii_lowercase())
+                    .filter(|h| !h.is_empty()),
+                request_timeout_secs: parse_env(env, "EREFERRAL_REQUEST_TIMEOUT_SECS")?
+                    .or(file.http.request_timeout_secs)
+                    .unwrap_or(60),
+                max_concurrent_requests: parse_env(env, "EREFERRAL_MAX_CONCURRENT_REQUESTS")?
+                    .or(file.http.max_concurrent_requests)
+                    .unwrap_or(512),
+                max_body_bytes: parse_env(env, "EREFERRAL_MAX_BODY_BYTES")?
+                    .or(file.http.max_body_bytes)
+                    .unwrap_or(2 * 1024 * 1024),
+            },
         };
+        // Only the sandbox's own registration may use its public credentials.
+        check_no_sandbox_credentials(&config.ehrs, env)?;
         if config.sandbox.enabled {
-            config.ehrs.push(sandbox_registration(&config.sandbox.public_url));
+            #[cfg(not(feature = "sandbox"))]
+            return Err(ConfigError::Invalid(
+                "this build has no sandbox EHR (build with the `sandbox` feature); register your EHR with [[ehr]]"
+                    .into(),
+            ));
+            #[cfg(feature = "sandbox")]
+            {
+                if !(config.listen.ip().is_loopback() && config.sandbox.listen.ip().is_loopback()) {
+                    return Err(ConfigError::Invalid(format!(
+                        "the sandbox EHR (development only, public keys) runs only when it and the app listen on loopback; \
+                         the app listens on {} and the sandbox on {}: set EREFERRAL_SANDBOX=off, or listen on 127.0.0.1",
+                        config.listen, config.sandbox.listen
+                    )));
+                }
+                config.ehrs.push(sandbox_registration(&config.sandbox.public_url));
+            }
         }
         config.validate()?;
         Ok(config)
@@ -471,6 +552,15 @@ impl Config {
                 if parsed.origin().ascii_serialization() != *origin {
                     return Err(ConfigError::Invalid(format!(
                         "EHR {:?}: {origin:?} is not a bare origin (scheme://host[:port], no path or slash)",
+                        ehr.id
+                    )));
+                }
+            }
+            for origin in &ehr.auth_origins {
+                let bare = Url::parse(origin).is_ok_and(|u| u.origin().ascii_serialization() == *origin);
+                if !bare {
+                    return Err(ConfigError::Invalid(format!(
+                        "EHR {:?}: auth_origins entry {origin:?} is not a bare origin (scheme://host[:port], no path or slash)",
                         ehr.id
                     )));
                 }
@@ -514,11 +604,29 @@ impl Config {
                     .into(),
             ));
         }
-        if o.lease_secs <= self.outbound_timeout_secs {
+        // An attempt is cut off at 3/4 of its lease; one call must fit in that.
+        if o.lease_secs * 3 <= self.outbound_timeout_secs * 4 {
             return Err(ConfigError::Invalid(format!(
-                "outbox.lease_secs ({}) must be longer than outbound_timeout_secs ({}), or a slow delivery could be sent twice at once",
+                "outbox.lease_secs ({}) must be more than 4/3 of outbound_timeout_secs ({}): a delivery attempt is cut off at 3/4 of its lease, and one call to the EHR must fit in that",
                 o.lease_secs, self.outbound_timeout_secs
             )));
+        }
+        let h = &self.http;
+        if h.request_timeout_secs == 0 || h.max_concurrent_requests == 0 || h.max_body_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "http.request_timeout_secs, max_concurrent_requests and max_body_bytes must be greater than zero"
+                    .into(),
+            ));
+        }
+        if let Some(name) = &h.client_ip_header {
+            if axum::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(ConfigError::Invalid(format!("http.client_ip_header {name:?} is not a header name")));
+            }
+        }
+        if self.fhir_read_max_bytes < 16 * 1024 || self.console_idle_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "fhir_read_max_bytes must be at least 16384 and console_idle_timeout_secs above zero".into(),
+            ));
         }
         let r = &self.referral;
         if r.draft_ttl_secs == 0 || r.max_attachment_bytes == 0 {
@@ -556,7 +664,48 @@ fn default_public_url(listen: SocketAddr) -> Url {
     Url::parse(&format!("http://{host}:{}/", listen.port())).expect("valid URL")
 }
 
+/// Refuses any configured registration that uses the sandbox's public credentials: its client
+/// secret, its static bearer (also through `token_env`/`secret_env`), its API client id, or its
+/// keys (inline JWKS; key files are checked when they are loaded).
+fn check_no_sandbox_credentials(
+    ehrs: &[EhrRegistration],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    use crate::sandbox_credentials as dev;
+    let resolved = |value: &Option<String>, var: &Option<String>| {
+        var.as_deref().and_then(|v| env(v)).or_else(|| value.clone()).unwrap_or_default()
+    };
+    for ehr in ehrs {
+        let refuse = |what: &str| {
+            Err(ConfigError::Invalid(format!(
+                "EHR {:?} uses the sandbox EHR's public {what}: it is development-only and known to everyone",
+                ehr.id
+            )))
+        };
+        if let ClientAuthConfig::ClientSecretBasic { secret, secret_env } = &ehr.client_auth {
+            if resolved(secret, secret_env) == dev::CLIENT_SECRET {
+                return refuse("client secret");
+            }
+        }
+        if let ProcessMessageAuth::StaticBearer { token, token_env } = &ehr.process_message.auth {
+            if resolved(token, token_env) == dev::STATIC_BEARER {
+                return refuse("static bearer token");
+            }
+        }
+        if let Some(api) = &ehr.api_client {
+            if api.client_id == dev::API_CLIENT_ID {
+                return refuse("API client id");
+            }
+            if api.jwks.as_ref().is_some_and(dev::jwks_has_sandbox_key) {
+                return refuse("API client key");
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The built-in sandbox EHR's registration.
+#[cfg(feature = "sandbox")]
 pub fn sandbox_registration(sandbox_url: &Url) -> EhrRegistration {
     let origin = sandbox_url.origin().ascii_serialization();
     EhrRegistration {
@@ -569,6 +718,7 @@ pub fn sandbox_registration(sandbox_url: &Url) -> EhrRegistration {
             secret_env: None,
         },
         allowed_origins: vec![origin],
+        auth_origins: Vec::new(),
         scopes: DEFAULT_SCOPES.into(),
         process_message: ProcessMessageConfig {
             endpoint: sandbox_url.join("fhir/$process-message").expect("valid URL"),
@@ -579,9 +729,42 @@ pub fn sandbox_registration(sandbox_url: &Url) -> EhrRegistration {
         api_client: Some(ApiClientConfig {
             client_id: SANDBOX_API_CLIENT_ID.into(),
             jwks_file: None,
-            jwks: Some(serde_json::from_str(SANDBOX_API_JWKS).expect("the sandbox's API client JWKS is JSON")),
+            jwks: Some(
+                serde_json::from_str(crate::sandbox_credentials::PUBLIC_JWKS[0])
+                    .expect("the sandbox's API client JWKS is JSON"),
+            ),
             scopes: DEFAULT_API_SCOPES.into(),
         }),
+        builtin_sandbox: true,
+    }
+}
+
+/// Registrations for unit tests elsewhere in the crate.
+#[cfg(test)]
+pub mod tests_support {
+    use super::*;
+
+    /// A public client registered for `issuer`, its origin allowed.
+    pub fn registration(issuer: &str) -> EhrRegistration {
+        let issuer = Url::parse(issuer).expect("issuer URL");
+        EhrRegistration {
+            id: "test".into(),
+            name: "Test EHR".into(),
+            allowed_origins: vec![issuer.origin().ascii_serialization()],
+            auth_origins: Vec::new(),
+            client_id: "app".into(),
+            client_auth: ClientAuthConfig::Public,
+            scopes: DEFAULT_SCOPES.into(),
+            process_message: ProcessMessageConfig {
+                endpoint: issuer.join("fhir/$process-message").expect("valid URL"),
+                auth: ProcessMessageAuth::StaticBearer { token: Some("t".into()), token_env: None },
+                event_system: DEFAULT_EVENT_SYSTEM.into(),
+                event_spelling: EventSpelling::Hyphenated,
+            },
+            api_client: None,
+            builtin_sandbox: false,
+            issuer,
+        }
     }
 }
 
@@ -596,6 +779,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "sandbox")]
     fn zero_config_registers_the_sandbox_on_another_site() {
         let c = Config::from_sources(None, &env_of(&[])).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
@@ -609,6 +793,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "sandbox")]
     fn env_overrides_file() {
         let file = "listen = \"127.0.0.1:4000\"\n[log]\nformat = \"human\"\n";
         let c = Config::from_sources(
@@ -637,11 +822,15 @@ process_message = { endpoint = "https://ehr.example.org/fhir/$process-message", 
         assert!(!c.sandbox.enabled);
         assert_eq!(c.ehrs.len(), 1);
         assert_eq!(c.ehrs[0].scopes, DEFAULT_SCOPES);
-        let with_sandbox = Config::from_sources(Some(file), &env_of(&[("EREFERRAL_SANDBOX", "on")])).unwrap();
-        assert_eq!(with_sandbox.ehrs.len(), 2);
+        #[cfg(feature = "sandbox")]
+        {
+            let with_sandbox = Config::from_sources(Some(file), &env_of(&[("EREFERRAL_SANDBOX", "on")])).unwrap();
+            assert_eq!(with_sandbox.ehrs.len(), 2);
+        }
     }
 
     #[test]
+    #[cfg(feature = "sandbox")]
     fn bad_values_are_clear_errors() {
         let err = Config::from_sources(None, &env_of(&[("EREFERRAL_LISTEN", "nope")])).unwrap_err();
         assert!(err.to_string().contains("EREFERRAL_LISTEN"), "{err}");
@@ -672,6 +861,7 @@ process_message = { endpoint = "https://ehr.example.org/fhir/$process-message", 
     }
 
     #[test]
+    #[cfg(feature = "sandbox")]
     fn api_clients_need_one_jwks_and_unique_ids() {
         let c = Config::from_sources(None, &env_of(&[])).unwrap();
         let api = c.ehrs[0].api_client.as_ref().expect("the sandbox can call our API");
@@ -708,6 +898,7 @@ api_client = {api}
     }
 
     #[test]
+    #[cfg(feature = "sandbox")]
     fn outbox_settings_are_checked() {
         let err = Config::from_sources(
             None,
@@ -721,5 +912,109 @@ api_client = {api}
         let c = Config::from_sources(None, &env_of(&[])).unwrap();
         assert_eq!(c.ehrs[0].process_message.event_spelling, EventSpelling::Hyphenated);
         assert_eq!(c.ehrs[0].process_message.event_system, DEFAULT_EVENT_SYSTEM);
+    }
+
+    fn one_ehr(process_message_auth: &str, client_auth: &str, api: &str) -> String {
+        format!(
+            r#"
+[[ehr]]
+id = "h"
+name = "H"
+issuer = "https://ehr.example.org/fhir"
+client_id = "c"
+allowed_origins = ["https://ehr.example.org"]
+client_auth = {client_auth}
+process_message = {{ endpoint = "https://ehr.example.org/fhir/$process-message", auth = {process_message_auth} }}
+{api}
+"#
+        )
+    }
+
+    #[test]
+    fn the_sandboxs_public_credentials_secure_nothing_else() {
+        let public = r#"{ method = "public" }"#;
+        let bearer = r#"{ method = "static_bearer", token = "t" }"#;
+        let cases = [
+            one_ehr(r#"{ method = "static_bearer", token = "sandbox-static-token" }"#, public, ""),
+            one_ehr(r#"{ method = "static_bearer", token_env = "HOSPITAL_BEARER" }"#, public, ""),
+            one_ehr(bearer, r#"{ method = "client_secret_basic", secret = "sandbox-secret-change-me" }"#, ""),
+            one_ehr(bearer, public, r#"api_client = { client_id = "sandbox-ehr", jwks = { keys = [] } }"#),
+            one_ehr(
+                bearer,
+                public,
+                &format!("api_client = {{ client_id = \"h-api\", jwks = {} }}", {
+                    let v: serde_json::Value =
+                        serde_json::from_str(crate::sandbox_credentials::PUBLIC_JWKS[0]).unwrap();
+                    let k = &v["keys"][0];
+                    format!(
+                        "{{ keys = [{{ kty = \"EC\", crv = \"P-384\", kid = \"renamed\", x = {}, y = {} }}] }}",
+                        k["x"], k["y"]
+                    )
+                }),
+            ),
+        ];
+        let env = env_of(&[("HOSPITAL_BEARER", "sandbox-static-token")]);
+        for toml in &cases {
+            let err = Config::from_sources(Some(toml), &env).unwrap_err();
+            assert!(err.to_string().contains("sandbox EHR's public"), "{toml}: {err}");
+        }
+        assert!(Config::from_sources(Some(&one_ehr(bearer, public, "")), &env).is_ok());
+    }
+
+    #[test]
+    #[cfg(feature = "sandbox")]
+    fn the_sandbox_runs_only_on_loopback() {
+        for (app, sandbox) in [
+            ("0.0.0.0:3000", "127.0.0.1:3100"),
+            ("127.0.0.1:3000", "0.0.0.0:3100"),
+            ("10.1.2.3:3000", "127.0.0.1:3100"),
+        ] {
+            let err = Config::from_sources(
+                None,
+                &env_of(&[("EREFERRAL_LISTEN", app), ("EREFERRAL_SANDBOX_LISTEN", sandbox)]),
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains("only when it and the app listen on loopback"), "{app} {sandbox}: {err}");
+        }
+        let ok = Config::from_sources(
+            None,
+            &env_of(&[("EREFERRAL_LISTEN", "[::1]:3000"), ("EREFERRAL_SANDBOX_LISTEN", "127.0.0.1:3100")]),
+        );
+        assert!(ok.is_ok());
+        // On any address, with the sandbox off, a registered EHR is served.
+        let file = one_ehr(r#"{ method = "static_bearer", token = "t" }"#, r#"{ method = "public" }"#, "");
+        assert!(Config::from_sources(Some(&file), &env_of(&[("EREFERRAL_LISTEN", "0.0.0.0:3000")])).is_ok());
+    }
+
+    #[test]
+    #[cfg(not(feature = "sandbox"))]
+    fn a_build_without_the_sandbox_never_starts_one() {
+        let err = Config::from_sources(None, &env_of(&[])).unwrap_err();
+        assert!(err.to_string().contains("no EHR is registered"), "{err}");
+        let err = Config::from_sources(None, &env_of(&[("EREFERRAL_SANDBOX", "on")])).unwrap_err();
+        assert!(err.to_string().contains("this build has no sandbox"), "{err}");
+    }
+
+    #[test]
+    fn auth_origins_must_be_bare_and_leases_must_hold_an_attempt() {
+        let file = one_ehr(
+            r#"{ method = "static_bearer", token = "t" }"#,
+            r#"{ method = "public" }"#,
+            "auth_origins = [\"https://auth.example.org/\"]",
+        );
+        let err = Config::from_sources(Some(&file), &env_of(&[])).unwrap_err();
+        assert!(err.to_string().contains("auth_origins"), "{err}");
+        let file = one_ehr(r#"{ method = "static_bearer", token = "t" }"#, r#"{ method = "public" }"#, "");
+        let err = Config::from_sources(
+            Some(&file),
+            &env_of(&[("EREFERRAL_OUTBOX_LEASE_SECS", "12"), ("EREFERRAL_OUTBOUND_TIMEOUT_SECS", "10")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("3/4 of its lease"), "{err}");
+        assert!(Config::from_sources(
+            Some(&file),
+            &env_of(&[("EREFERRAL_OUTBOX_LEASE_SECS", "14"), ("EREFERRAL_OUTBOUND_TIMEOUT_SECS", "10")]),
+        )
+        .is_ok());
     }
 }

@@ -19,6 +19,18 @@ pub enum LaunchError {
     UnknownIssuer,
     #[error("the EHR's SMART configuration could not be used: {0}")]
     Discovery(String),
+    /// Discovery put the authorization server on a host the registration does not name.
+    #[error("the EHR's SMART configuration names an untrusted endpoint: {0}")]
+    UntrustedEndpoint(String),
+    /// The callback came to a browser other than the one that started the launch.
+    #[error("the callback came from another browser than the launch")]
+    WrongBrowser,
+    /// The EHR returned another patient than the launch named (or a draft or encounter of
+    /// another patient). Logged as a safety event where it is detected.
+    #[error("the EHR returned data of another patient ({resource})")]
+    WrongPatient { resource: &'static str },
+    #[error("the EHR returned another user than fhirUser names ({resource})")]
+    WrongUser { resource: &'static str },
     #[error("the EHR refused authorization: {code}")]
     AuthorizationDenied { code: String, description: Option<String> },
     #[error("state is unknown, used or expired")]
@@ -43,9 +55,13 @@ impl LaunchError {
             LaunchError::MissingParameter(_) | LaunchError::MalformedParameter(_) => StatusCode::BAD_REQUEST,
             LaunchError::UnknownIssuer => StatusCode::FORBIDDEN,
             LaunchError::StateInvalid => StatusCode::BAD_REQUEST,
+            LaunchError::WrongBrowser => StatusCode::FORBIDDEN,
             LaunchError::AuthorizationDenied { .. } => StatusCode::FORBIDDEN,
             LaunchError::MissingPatient | LaunchError::MissingUser => StatusCode::BAD_REQUEST,
             LaunchError::Discovery(_)
+            | LaunchError::UntrustedEndpoint(_)
+            | LaunchError::WrongPatient { .. }
+            | LaunchError::WrongUser { .. }
             | LaunchError::TokenExchange(_)
             | LaunchError::IdToken(_)
             | LaunchError::FhirRead { .. } => StatusCode::BAD_GATEWAY,
@@ -68,6 +84,22 @@ impl LaunchError {
             LaunchError::Discovery(_) => (
                 "Your EHR could not be reached",
                 "The app could not read your EHR's sign-in settings. Try again in a minute; if it keeps happening, contact your support desk.".into(),
+            ),
+            LaunchError::UntrustedEndpoint(_) => (
+                "Your EHR's sign-in settings point to another server",
+                "Your EHR's settings send sign-ins to a server it is not registered with, so the app stopped before contacting it. Nothing was sent. Contact your support desk.".into(),
+            ),
+            LaunchError::WrongBrowser => (
+                "This sign-in was started in another window",
+                "The sign-in link was opened in a different browser or window than the one that started it, so it was stopped. Nothing was saved. Close this window and launch the app again from your EHR.".into(),
+            ),
+            LaunchError::WrongPatient { .. } => (
+                "The patient could not be confirmed",
+                "Your EHR returned a different patient than the one you launched from: nothing was saved. Close this window and launch again from the patient's chart. If it happens again, tell your support desk.".into(),
+            ),
+            LaunchError::WrongUser { .. } => (
+                "Your identity could not be confirmed",
+                "Your EHR returned a different user than the one signed in: nothing was saved. Close this window and launch again; if it happens again, tell your support desk.".into(),
             ),
             LaunchError::AuthorizationDenied { code, .. } if code == "access_denied" => (
                 "Access was not granted",
@@ -98,7 +130,7 @@ impl LaunchError {
                 match reason {
                     F::NotFound => format!("Your EHR says the {resource} record does not exist. Check the chart and launch again."),
                     F::Unauthorized | F::Forbidden => format!("Your EHR did not allow the app to read the {resource} record. Launch again; if it keeps happening, contact your support desk."),
-                    F::Rejected(text) => format!("Your EHR could not return the {resource} record: {text}. Launch again, or contact your support desk."),
+                    F::Rejected { text, .. } => format!("Your EHR could not return the {resource} record: {text}. Launch again, or contact your support desk."),
                     _ => format!("Your EHR did not return the {resource} record in time or returned an error. Try again in a minute."),
                 },
             ),
@@ -106,6 +138,16 @@ impl LaunchError {
                 "Something went wrong on our side",
                 "The app hit an unexpected problem. Launch again; if it keeps happening, contact your support desk.".into(),
             ),
+        }
+    }
+}
+
+impl LaunchError {
+    pub fn from_discovery(e: crate::smart::discovery::DiscoveryError) -> Self {
+        use crate::smart::discovery::DiscoveryError as D;
+        match e {
+            D::ForeignEndpoint { .. } | D::InsecureEndpoint(_) => LaunchError::UntrustedEndpoint(e.to_string()),
+            other => LaunchError::Discovery(other.to_string()),
         }
     }
 }
@@ -138,14 +180,8 @@ impl From<AppError> for PageError {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let (status, title) = match self.0 {
-            AppError::LaunchUnavailable => (StatusCode::GONE, "This referral is not available here"),
-            AppError::BadRequest => (StatusCode::BAD_REQUEST, "The form could not be read"),
-            AppError::Internal | AppError::Transport(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side")
-            }
-        };
-        let mut response = (status, Html(error_page(title, &self.0.to_string()))).into_response();
+        let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, Html(error_page(self.0.title(), &self.0.to_string()))).into_response();
         response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
     }

@@ -10,11 +10,14 @@ use url::Url;
 
 /// Concurrent deliveries per app instance.
 const OUTBOX_WORKERS: usize = 4;
+/// A client must send a request's head within this (slow-header clients are disconnected).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Running {
     pub public_url: Url,
     pub local_addr: std::net::SocketAddr,
     pub sandbox_url: Option<Url>,
+    #[cfg(feature = "sandbox")]
     pub sandbox: Option<sandbox::SandboxHandle>,
     pub state: AppState,
     listener: TcpListener,
@@ -40,25 +43,35 @@ pub async fn start_on(
     let cipher = session::crypto::TokenCipher::load_or_create(config.token_key.as_deref(), &config.data_dir)
         .context("loading the token encryption key")?;
 
-    let mut sandbox_handle = None;
-    if config.sandbox.enabled {
-        let sandbox_listener = match sandbox_listener {
-            Some(l) => l,
-            None => TcpListener::bind(config.sandbox.listen)
-                .await
-                .with_context(|| format!("binding the sandbox EHR on {}", config.sandbox.listen))?,
-        };
-        let mut sandbox_config = sandbox::SandboxConfig::default_for_app(&config.public_url);
-        sandbox_config.public_base_url = Some(config.sandbox.public_url.clone());
-        let handle = sandbox::start(sandbox_config, sandbox_listener).await.context("starting the sandbox EHR")?;
-        sandbox_handle = Some(handle);
-    }
+    #[cfg(feature = "sandbox")]
+    let sandbox_handle = match config.sandbox.enabled {
+        false => None,
+        true => {
+            let sandbox_listener = match sandbox_listener {
+                Some(l) => l,
+                None => TcpListener::bind(config.sandbox.listen)
+                    .await
+                    .with_context(|| format!("binding the sandbox EHR on {}", config.sandbox.listen))?,
+            };
+            // The configuration refused a sandbox on any other address; the listener given by a
+            // caller must be loopback too.
+            anyhow::ensure!(
+                sandbox_listener.local_addr()?.ip().is_loopback(),
+                "the sandbox EHR only listens on loopback"
+            );
+            let mut sandbox_config = sandbox::SandboxConfig::default_for_app(&config.public_url);
+            sandbox_config.public_base_url = Some(config.sandbox.public_url.clone());
+            Some(sandbox::start(sandbox_config, sandbox_listener).await.context("starting the sandbox EHR")?)
+        }
+    };
+    #[cfg(not(feature = "sandbox"))]
+    drop(sandbox_listener);
     let directory = crate::directory::Directory::load(config.referral.services_file.as_deref())
         .context("loading the service directory")?;
     tracing::info!(services = directory.services().len(), "service directory loaded");
     let smart = smart::SmartClient::new(&config).context("loading client keys")?;
     let api_clients = crate::api::clients::ApiClients::load(&config).context("loading API clients' keys")?;
-    let security = SecurityHeaders::new(&config.frame_ancestors());
+    let security = SecurityHeaders::new(&config.frame_ancestors(), config.public_url.scheme() == "https");
     let public_url = config.public_url.clone();
     let sandbox_url = config.sandbox.enabled.then(|| config.sandbox.public_url.clone());
     let state = AppState {
@@ -75,13 +88,27 @@ pub async fn start_on(
     };
     spawn_purger(state.clone());
     crate::outbox::worker::spawn(state.clone(), OUTBOX_WORKERS);
-    Ok(Running { public_url, local_addr, sandbox_url, sandbox: sandbox_handle, state, listener })
+    Ok(Running {
+        public_url,
+        local_addr,
+        sandbox_url,
+        #[cfg(feature = "sandbox")]
+        sandbox: sandbox_handle,
+        state,
+        listener,
+    })
 }
 
 impl Running {
     pub async fn serve_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let app = crate::app(self.state.clone());
-        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await.context("serving HTTP")?;
+        let limits = crate::http::serve::ServeLimits {
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            max_connections: self.state.config.http.max_concurrent_requests.saturating_mul(4).max(64),
+            drain: Duration::from_secs(self.state.config.http.request_timeout_secs),
+        };
+        crate::http::serve::serve(self.listener, app, limits, shutdown).await.context("serving HTTP")?;
+        #[cfg(feature = "sandbox")]
         if let Some(sandbox) = self.sandbox {
             sandbox.shutdown().await;
         }

@@ -220,7 +220,7 @@ async fn another_registered_source_cannot_see_the_referral() {
     let env = start_with_external_ehr_delivering(
         sandbox::ClientAuth::ClientSecretBasic { secret: "s3cret".into() },
         r#"{ method = "client_secret_basic", secret = "s3cret" }"#,
-        &format!(r#"{{ method = "static_bearer", token = "{}" }}"#, sandbox::STATIC_DEV_TOKEN),
+        &format!(r#"{{ method = "static_bearer", token = "{}" }}"#, EXTERNAL_BEARER),
         "",
         &format!(
             r#"api_client = {{ client_id = "external-api", jwks_file = "{}" }}"#,

@@ -49,12 +49,14 @@ async fn sign_in(env: &TestEnv) -> Console {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()["location"], "/console/login");
     let login = format!("{}console/login", env.app_url);
-    let wrong = env.http.post(&login).form(&[("username", "kim"), ("password", "not it at all")]).send().await.unwrap();
+    let origin = env.app_url.origin().ascii_serialization();
+    let post = |form: &[(&str, &str)]| env.http.post(&login).header("origin", &origin).form(form).send();
+    let wrong = post(&[("username", "kim"), ("password", "not it at all")]).await.unwrap();
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     assert!(wrong.text().await.unwrap().contains("do not match"));
-    let nobody = env.http.post(&login).form(&[("username", "ghost"), ("password", PASSWORD)]).send().await.unwrap();
+    let nobody = post(&[("username", "ghost"), ("password", PASSWORD)]).await.unwrap();
     assert_eq!(nobody.status(), StatusCode::UNAUTHORIZED);
-    let r = env.http.post(&login).form(&[("username", "kim"), ("password", PASSWORD)]).send().await.unwrap();
+    let r = post(&[("username", "kim"), ("password", PASSWORD)]).await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
     for attr in ["HttpOnly", "Secure", "SameSite=Strict"] {
@@ -91,7 +93,7 @@ async fn staff_accept_book_attend_and_complete_and_the_ehr_hears_each_in_order()
 
     // Without the form token, or from another site: nothing changes.
     let r = console.post(&env, &path, &[("action", "accept")]).await;
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(r.text().await.unwrap().contains("Nothing was changed"));
     let evil = env
         .http
@@ -102,7 +104,7 @@ async fn staff_accept_book_attend_and_complete_and_the_ehr_hears_each_in_order()
         .send()
         .await
         .unwrap();
-    assert_eq!(evil.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(evil.status(), StatusCode::FORBIDDEN);
     let status: String =
         sqlx::query_scalar("SELECT task_status FROM referrals").fetch_one(&env.state.db).await.unwrap();
     assert_eq!(status, "requested");
@@ -213,24 +215,71 @@ async fn declining_needs_a_reason_which_reaches_the_ehr() {
     assert_valid_fhir(std::slice::from_ref(&update.raw));
 }
 
+/// A sign-in post from the console's own page, as client `ip` (through a proxy header).
+async fn sign_in_as(env: &TestEnv, ip: &str, username: &str, password: &str) -> reqwest::Response {
+    env.http
+        .post(format!("{}console/login", env.app_url))
+        .header("origin", env.app_url.origin().ascii_serialization())
+        .header("x-forwarded-for", ip)
+        .form(&[("username", username), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn start_behind_proxy() -> TestEnv {
+    start_with(&[("EREFERRAL_CLIENT_IP_HEADER", "x-forwarded-for")]).await
+}
+
 #[tokio::test]
 async fn repeated_wrong_passwords_lock_the_username_for_a_while() {
-    let env = start().await;
+    let env = start_behind_proxy().await;
     server::console::accounts::create(&env.state.db, "kim", "Nurse Kim", PASSWORD).await.unwrap();
-    let login = format!("{}console/login", env.app_url);
     for _ in 0..server::console::accounts::MAX_FAILURES {
-        let r =
-            env.http.post(&login).form(&[("username", "kim"), ("password", "a wrong guess!")]).send().await.unwrap();
+        let r = sign_in_as(&env, "10.0.0.1", "kim", "a wrong guess!").await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
-    let r = env.http.post(&login).form(&[("username", "kim"), ("password", PASSWORD)]).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
+    let r = sign_in_as(&env, "10.0.0.2", "kim", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "even the right password waits, from anywhere");
     assert!(r.text().await.unwrap().contains("Wait 15 minutes"));
     // Once the window has passed, the right password works again.
     sqlx::query("UPDATE staff_login_failures SET at = at - 3600").execute(&env.state.db).await.unwrap();
-    let r = env.http.post(&login).form(&[("username", "kim"), ("password", PASSWORD)]).send().await.unwrap();
+    let r = sign_in_as(&env, "10.0.0.1", "kim", PASSWORD).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let left: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM staff_login_failures").fetch_one(&env.state.db).await.unwrap();
     assert_eq!(left, 0, "a success clears the failures");
+}
+
+#[tokio::test]
+async fn parallel_wrong_passwords_cannot_beat_the_lock() {
+    let env = start_behind_proxy().await;
+    server::console::accounts::create(&env.state.db, "kim", "Nurse Kim", PASSWORD).await.unwrap();
+    let attempts = (0..20).map(|i| {
+        let env = &env;
+        async move { sign_in_as(env, &format!("10.0.1.{i}"), "kim", "a wrong guess!").await.status() }
+    });
+    let statuses = futures::future::join_all(attempts).await;
+    let checked = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!(
+        (checked, refused),
+        (server::console::accounts::MAX_FAILURES as usize, 20 - server::console::accounts::MAX_FAILURES as usize),
+        "exactly the allowed number of guesses were checked: {statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn one_client_guessing_many_usernames_is_stopped_too() {
+    let env = start_behind_proxy().await;
+    for i in 0..server::console::accounts::MAX_FAILURES_PER_CLIENT {
+        let r = sign_in_as(&env, "10.9.9.9", &format!("user{i}"), "a wrong guess!").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "guess {i}");
+    }
+    let r = sign_in_as(&env, "10.9.9.9", "someone-else", "a wrong guess!").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.text().await.unwrap().contains("from this computer"));
+    // Another address is not held back by that one's guessing.
+    let r = sign_in_as(&env, "10.9.9.10", "someone-else", "a wrong guess!").await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }

@@ -29,7 +29,7 @@ async fn assert_refused(env: &TestEnv, req: LaunchRequest, status: StatusCode, t
         assert!(!hop.url.path().starts_with("/l/"), "landed on {}", hop.url);
         assert!(hop.location.as_ref().is_none_or(|l| !l.path().starts_with("/l/")), "redirected to a session");
     }
-    assert!(jar.0.is_empty(), "no binding cookie: {:?}", jar.0.keys());
+    assert!(no_session_cookie(&jar), "no binding cookie: {:?}", jar.0.keys());
     assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
     let html = response.text().await.unwrap();
     for text in texts {
@@ -50,6 +50,11 @@ async fn assert_launched(env: &TestEnv, req: LaunchRequest) -> (String, store::S
 }
 
 const SIGN_IN_FAILED: &str = "Sign-in with your EHR failed";
+
+/// Only the launch's short-lived state cookie (set by `/launch`), never a session's.
+fn no_session_cookie(jar: &Jar) -> bool {
+    jar.0.keys().all(|k| k.starts_with("__Host-erx-s-"))
+}
 
 #[tokio::test]
 async fn every_id_token_defect_is_refused_without_a_session() {
@@ -163,10 +168,15 @@ async fn a_fhir_context_draft_is_kept_for_its_patient_only() {
     assert_eq!(draft["resourceType"], "ServiceRequest");
     assert_eq!(draft["id"], "draft-1");
     assert_eq!(draft["subject"]["reference"], "Patient/pat-1");
-    assert_eq!(row.context().unwrap().fhir_context[0]["reference"], "ServiceRequest/draft-1");
+    let iss = env.sandbox.fhir_base();
+    assert_eq!(
+        row.context().unwrap().fhir_context[0]["reference"],
+        format!("{}/ServiceRequest/draft-1", iss.as_str().trim_end_matches('/')),
+        "stored as {{iss}}/Type/id"
+    );
 
-    // The sandbox lets an EHR name pat-1's draft in a launch for pat-2: the launch goes on, the
-    // draft is not kept.
+    // The sandbox lets an EHR name pat-1's draft in a launch for pat-2; with only patient/ scopes
+    // it refuses to return it: the launch goes on without a draft.
     let mut req = launch_request("pat-2", "Practitioner/prac-1");
     req.draft_service_request_id = Some("draft-1".into());
     let (html, row) = assert_launched(&env, req).await;
@@ -175,9 +185,10 @@ async fn a_fhir_context_draft_is_kept_for_its_patient_only() {
 }
 
 #[tokio::test]
-async fn a_readable_draft_for_another_patient_is_ignored() {
+async fn a_readable_draft_for_another_patient_stops_the_launch() {
     // With only patient/ServiceRequest scopes the EHR itself refuses to return pat-1's draft in a
-    // pat-2 launch. With user/ServiceRequest.rs it returns it, and the app must drop it.
+    // pat-2 launch. With user/ServiceRequest.rs it returns it: the EHR's context names another
+    // patient's draft, so the launch is refused as a wrong-patient launch.
     let scopes = format!("scopes = \"{} user/ServiceRequest.rs\"", server::config::DEFAULT_SCOPES);
     let env = start_with_external_ehr(
         ClientAuth::ClientSecretBasic { secret: "external-secret".into() },
@@ -187,12 +198,16 @@ async fn a_readable_draft_for_another_patient_is_ignored() {
     .await;
     let mut req = launch_request("pat-2", "Practitioner/prac-1");
     req.draft_service_request_id = Some("draft-1".into());
-    let (_, row) = assert_launched(&env, req).await;
-    let access = row.tokens(&env.state.cipher).unwrap().access_token;
-    let url = format!("{}/ServiceRequest/draft-1", env.sandbox.fhir_base());
-    let r = env.http.get(url).bearer_auth(&access).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "the EHR does return the draft to this launch");
-    assert!(row.draft_json.is_none(), "a draft for another patient is ignored");
+    assert_refused(
+        &env,
+        req,
+        StatusCode::BAD_GATEWAY,
+        &[
+            "The patient could not be confirmed",
+            "Your EHR returned a different patient than the one you launched from: nothing was saved",
+        ],
+    )
+    .await;
 
     let mut req = launch_request("pat-1", "Practitioner/prac-1");
     req.draft_service_request_id = Some("draft-1".into());
@@ -322,7 +337,7 @@ async fn access_denied_on_the_callback_burns_the_state() {
         .append_pair("state", &state);
     let r = env.http.get(denied.clone()).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert!(r.headers().get(header::SET_COOKIE).is_none());
+    assert!(r.headers().get(header::SET_COOKIE).is_none(), "no session cookie");
     let html = r.text().await.unwrap();
     assert!(html.contains("Access was not granted"), "{html}");
     assert!(html.contains("Your EHR did not allow the app to open this"), "{html}");
@@ -338,6 +353,6 @@ async fn access_denied_on_the_callback_burns_the_state() {
     // Nor can the denial be replayed into anything else.
     let r = env.http.get(denied).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert!(jar.0.is_empty());
+    assert!(no_session_cookie(&jar));
     assert_eq!(session_count(&env).await, 0);
 }

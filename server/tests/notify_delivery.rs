@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use tokio::net::TcpListener;
 
 const NOTIFY: &str = "notify-add-service-request";
+const EXTERNAL_SECRET: &str = "external-secret";
 
 fn fault(process_message: ProcessMessageFault) -> Faults {
     Faults { process_message, ..Faults::default() }
@@ -184,6 +185,21 @@ async fn a_rejection_is_shown_to_the_clinician_who_sent_it_and_nobody_else() {
 }
 
 #[tokio::test]
+async fn a_200_carrying_an_error_outcome_is_a_rejection_and_never_called_accepted() {
+    let env = start().await;
+    env.sandbox.set_faults(fault(ProcessMessageFault::OkWithError));
+    let (l, _) = submit_for(&env, "pat-1").await;
+    let row = eventually("rejection", 20, || status_is(&env.state.db, "rejected")).await;
+    assert_eq!(row.attempts, 1);
+    assert!(row.rejection.as_deref().unwrap_or_default().contains("could not be processed"), "{:?}", row.rejection);
+    let (_, done) = l.get(&env, "/done").await;
+    assert!(done.contains("data-state=\"rejected\""), "{done}");
+    assert!(done.contains("your EHR refused its notification"), "{done}");
+    assert!(!done.to_lowercase().contains("accepted"), "never 'accepted' beside the EHR's refusal: {done}");
+    assert!(notifications(&env).is_empty(), "the EHR did not keep it");
+}
+
+#[tokio::test]
 async fn backend_services_auth_and_the_legacy_spelling() {
     let env = start_with_external_ehr_delivering(
         ClientAuth::PrivateKeyJwt { jwks: test_client_jwks() },
@@ -222,13 +238,11 @@ async fn start_instance(
 id = "sandbox"
 name = "Sandbox EHR"
 issuer = "{fhir}"
-client_id = "ereferral"
+client_id = "{EXTERNAL_CLIENT_ID}"
 allowed_origins = ["{origin}"]
-client_auth = {{ method = "client_secret_basic", secret = "{secret}" }}
-process_message = {{ endpoint = "{fhir}/$process-message", auth = {{ method = "static_bearer", token = "{token}" }} }}
+client_auth = {{ method = "client_secret_basic", secret = "{EXTERNAL_SECRET}" }}
+process_message = {{ endpoint = "{fhir}/$process-message", auth = {{ method = "static_bearer", token = "{EXTERNAL_BEARER}" }} }}
 "#,
-        secret = sandbox::config::DEFAULT_CLIENT_SECRET,
-        token = sandbox::STATIC_DEV_TOKEN,
     );
     let env: HashMap<&str, String> = HashMap::from([
         ("EREFERRAL_LISTEN", format!("127.0.0.1:{port}")),
@@ -250,8 +264,16 @@ async fn a_process_killed_mid_delivery_resends_the_same_message_after_restart() 
     let sandbox_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let first = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app_url = url::Url::parse(&format!("http://localhost:{}/", first.local_addr().unwrap().port())).unwrap();
-    let sandbox =
-        sandbox::start(sandbox::SandboxConfig::default_for_app(&app_url), sandbox_listener).await.expect("sandbox");
+    // The sandbox as somebody else's EHR: the app registered there with credentials of its own.
+    let mut config = sandbox::SandboxConfig::default_for_app(&app_url);
+    config.static_bearers.push(EXTERNAL_BEARER.into());
+    config.clients.push(sandbox::ClientRegistration {
+        client_id: EXTERNAL_CLIENT_ID.into(),
+        redirect_uris: vec![app_url.join("callback").unwrap().to_string()],
+        auth: ClientAuth::ClientSecretBasic { secret: EXTERNAL_SECRET.into() },
+        scopes: sandbox::config::DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
+    });
+    let sandbox = sandbox::start(config, sandbox_listener).await.expect("sandbox");
     let data_dir = std::env::temp_dir().join(format!("erx-test-{}", server::smart::random_token(9)));
     let (state, serving) = start_instance(&sandbox, first, &data_dir).await;
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();

@@ -170,7 +170,7 @@ async fn posts_from_other_sites_or_browsers_are_refused() {
         .send()
         .await
         .unwrap();
-    assert_eq!(evil.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(evil.status(), StatusCode::FORBIDDEN);
     let cross = env
         .http
         .post(l.url(&env, "/do/cancel"))
@@ -179,9 +179,16 @@ async fn posts_from_other_sites_or_browsers_are_refused() {
         .send()
         .await
         .unwrap();
-    assert_eq!(cross.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(cross.status(), StatusCode::FORBIDDEN);
     // A browser without the launch's cookie (the launching one has shown it).
-    let other = env.http.post(l.url(&env, "/do/step/details")).form(&[("reason", "x")]).send().await.unwrap();
+    let other = env
+        .http
+        .post(l.url(&env, "/do/step/details"))
+        .header("origin", env.app_url.origin().ascii_serialization())
+        .form(&[("reason", "x")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(other.status(), StatusCode::GONE);
     assert!(other.text().await.unwrap().contains("Launch the app again from your EHR"));
     let (_, page) = l.get(&env, "/details").await;
@@ -463,4 +470,46 @@ async fn the_done_page_carries_what_closing_needs_for_each_launch_mode() {
     assert!(!done.contains("data-messaging-handle"), "no handle without web messaging");
     assert!(done.contains("data-testid=\"return-link\""), "link mode offers the way back");
     assert!(done.contains(&format!("href=\"{ehr_origin}/")), "to the registered EHR origin");
+}
+
+#[tokio::test]
+async fn two_uploads_at_once_cannot_pass_the_attachment_limit() {
+    let env = start_with(&[("EREFERRAL_MAX_ATTACHMENTS", "1")]).await;
+    let (l, _) = launched(&env, launch_request("pat-1", "Practitioner/prac-1")).await;
+    let pdf = |n: u8| format!("%PDF-1.7\nfile {n}").into_bytes();
+    let (a, b) = tokio::join!(l.upload(&env, "a.pdf", pdf(1)), l.upload(&env, "b.pdf", pdf(2)));
+    assert_eq!((a.status(), b.status()), (StatusCode::SEE_OTHER, StatusCode::SEE_OTHER));
+    assert_eq!(count(&env, "SELECT COUNT(*) FROM draft_attachments").await, 1, "the count and the insert are one step");
+    let (_, page) = l.get(&env, "/attachments").await;
+    assert!(page.contains("at most 1 attachments") || page.contains("at most 1"), "the loser is told why");
+}
+
+#[tokio::test]
+async fn a_referral_number_collision_draws_another_number() {
+    let env = start().await;
+    let db = &env.state.db;
+    sqlx::query(
+        "INSERT INTO referral_numbers (number, draft_id, created_at) VALUES ('ER-AAAA-AAAA', 'someone-else', 0)",
+    )
+    .execute(db)
+    .await
+    .unwrap();
+    let mut draws = ["ER-AAAA-AAAA", "ER-BBBB-BBBB"].into_iter().map(str::to_string);
+    let n = server::referral::number::reserve(db, "draft-x", 1, || draws.next().unwrap()).await.unwrap();
+    assert_eq!(n, "ER-BBBB-BBBB", "the taken number was skipped, not a failure");
+    let again =
+        server::referral::number::reserve(db, "draft-x", 2, || panic!("a retried submit draws nothing")).await.unwrap();
+    assert_eq!(again, n, "a retried submit keeps its draft's number");
+    // A real submit reserves its number the same way and records it.
+    let (l, _) = launched(&env, launch_request("pat-1", "Practitioner/prac-1")).await;
+    fill_valid_referral(&env, &l).await;
+    l.post_see_other(&env, "/do/submit", &[]).await;
+    let (number, reserved): (String, i64) = sqlx::query_as(
+        "SELECT r.referral_number, (SELECT COUNT(*) FROM referral_numbers n WHERE n.number = r.referral_number AND n.draft_id = r.draft_id) FROM referrals r",
+    )
+    .fetch_one(db)
+    .await
+    .unwrap();
+    assert!(number.starts_with("ER-"));
+    assert_eq!(reserved, 1);
 }

@@ -5,7 +5,6 @@ mod common;
 
 use common::fhir_validation::assert_valid_fhir;
 use common::*;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -14,58 +13,6 @@ const REASON: &str = "REASON-QUUX-4242";
 const NOTE: &str = "NOTE-XYZZY-7731";
 const FILE_MARK: &str = "ATTACH-MARKER-9911";
 const PLACE: &str = "ROOM-SECRET-55";
-
-async fn api_token(env: &TestEnv, scope: &str) -> String {
-    let pem =
-        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sandbox/keys/api-client-es384.pem"))
-            .unwrap();
-    let mut header = Header::new(Algorithm::ES384);
-    header.kid = Some("sandbox-ehr-api-es384".into());
-    let now = server::smart::now_unix();
-    let aud = format!("{}auth/token", env.app_url);
-    let claims = json!({"iss": "sandbox-ehr", "sub": "sandbox-ehr", "aud": aud, "exp": now + 120, "jti": uuid::Uuid::new_v4().to_string()});
-    let assertion = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_pem(&pem).unwrap()).unwrap();
-    let r = env
-        .http
-        .post(&aud)
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("scope", scope),
-            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-            ("client_assertion", &assertion),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_string()
-}
-
-fn revoke_message(event: &str, system: &str, focus: &str) -> Value {
-    json!({
-        "resourceType": "Bundle", "id": uuid::Uuid::new_v4().to_string(), "type": "message",
-        "timestamp": "2026-11-22T12:00:00Z",
-        "entry": [{"fullUrl": "urn:uuid:4b0e2c1a-0000-4000-8000-000000000001", "resource": {
-            "resourceType": "MessageHeader", "id": "4b0e2c1a-0000-4000-8000-000000000001",
-            "eventCoding": {"system": system, "code": event},
-            "source": {"endpoint": "http://ehr.example/fhir/$process-message"},
-            "focus": [{"reference": focus}]
-        }}]
-    })
-}
-
-async fn post_message(env: &TestEnv, token: Option<&str>, body: &[u8]) -> (StatusCode, Value) {
-    let mut r = env
-        .http
-        .post(format!("{}fhir/$process-message", env.app_url))
-        .header("content-type", "application/fhir+json")
-        .body(body.to_vec());
-    if let Some(t) = token {
-        r = r.bearer_auth(t);
-    }
-    let r = r.send().await.unwrap();
-    (r.status(), r.json().await.unwrap_or(Value::Null))
-}
 
 /// The database file and its WAL, as bytes.
 fn database_bytes(env: &TestEnv) -> Vec<u8> {
@@ -213,4 +160,23 @@ async fn process_message_refuses_what_it_cannot_take() {
     let revoked: Option<i64> =
         sqlx::query_scalar("SELECT revoked_at FROM referrals").fetch_one(&env.state.db).await.unwrap();
     assert!(revoked.is_none());
+}
+
+#[tokio::test]
+async fn the_wal_checkpoint_is_checked_not_assumed() {
+    let env = start().await;
+    launched(&env, launch_request("pat-1", "Practitioner/prac-1")).await;
+    // A reader holding an old snapshot keeps the WAL from being truncated…
+    let mut reader = env.state.db.begin().await.unwrap();
+    let _: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM launch_sessions").fetch_one(&mut *reader).await.unwrap();
+    launched(&env, launch_request("pat-2", "Practitioner/prac-1")).await;
+    let db = env.state.db.clone();
+    let checkpoint = tokio::spawn(async move { server::referral::revoke::checkpoint(&db).await });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!checkpoint.is_finished(), "the checkpoint waits for the reader instead of claiming success");
+    // …and once it is gone the checkpoint completes and says so.
+    reader.commit().await.unwrap();
+    assert!(checkpoint.await.unwrap(), "checkpointed");
+    let wal = std::fs::metadata(env.data_dir.join("ereferral.db-wal")).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(wal, 0, "TRUNCATE left an empty WAL");
 }

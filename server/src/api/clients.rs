@@ -10,6 +10,8 @@ pub enum ClientsError {
     Read { ehr: String, path: String, source: std::io::Error },
     #[error("EHR {ehr:?}: the API client's JWKS is not a JWK Set: {reason}")]
     Jwks { ehr: String, reason: String },
+    #[error("EHR {0:?}: the API client's JWKS holds a key of the sandbox EHR (public, development only)")]
+    SandboxKey(String),
 }
 
 /// One API client: the EHR it speaks for, its keys by `kid`, and what it may be granted.
@@ -40,6 +42,9 @@ impl ApiClients {
                 }
                 (None, None) => continue, // refused by config validation
             };
+            if !ehr.builtin_sandbox && crate::sandbox_credentials::jwks_has_sandbox_key(&jwks) {
+                return Err(ClientsError::SandboxKey(ehr.id.clone()));
+            }
             let set: JwkSet = serde_json::from_value(jwks)
                 .map_err(|e| ClientsError::Jwks { ehr: ehr.id.clone(), reason: e.to_string() })?;
             let keys = set

@@ -59,7 +59,7 @@ pub fn fhir_json(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
-fn oauth(status: StatusCode, error: &str, description: &str) -> Response {
+pub fn oauth(status: StatusCode, error: &str, description: &str) -> Response {
     let mut r = (status, Json(json!({"error": error, "error_description": description}))).into_response();
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r

@@ -24,7 +24,8 @@ pub fn valid_username(name: &str) -> bool {
     !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
-/// An argon2id PHC string for `password`.
+/// An argon2id PHC string for `password`. Slow on purpose: call it off the async runtime's threads
+/// ([`hash_password_blocking`]).
 pub fn hash_password(password: &str) -> Result<String, AccountError> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
@@ -36,6 +37,21 @@ pub fn hash_password(password: &str) -> Result<String, AccountError> {
 /// Whether `password` matches the stored PHC string (false for an unreadable one).
 pub fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// [`hash_password`] on a blocking thread.
+pub async fn hash_password_blocking(password: &str) -> Result<String, AccountError> {
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| AccountError::Hash(e.to_string()))?
+}
+
+/// [`verify_password`] on a blocking thread: argon2 takes tens of milliseconds of CPU, which must
+/// not stall the requests sharing the runtime's threads.
+pub async fn verify_password_blocking(password: &str, phc: &str) -> bool {
+    let (password, phc) = (password.to_string(), phc.to_string());
+    tokio::task::spawn_blocking(move || verify_password(&password, &phc)).await.unwrap_or(false)
 }
 
 pub async fn create(
@@ -50,7 +66,7 @@ pub async fn create(
     if password.chars().count() < 12 {
         return Err(AccountError::WeakPassword);
     }
-    let hash = hash_password(password)?;
+    let hash = hash_password_blocking(password).await?;
     let done = sqlx::query(
         "INSERT INTO staff_accounts (username, display_name, password_hash, created_at) VALUES (?, ?, ?, ?) \
          ON CONFLICT (username) DO NOTHING",
@@ -78,39 +94,66 @@ pub async fn check(db: &crate::db::Db, username: &str, password: &str) -> Result
     const DUMMY: &str =
         "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2Xl6PuB6ZxTO9v4H4bB0kQxQ5GmfIkL3lXUrzT0Kd3c";
     let phc = row.as_ref().map(|(_, h)| h.as_str()).unwrap_or(DUMMY);
-    let ok = verify_password(password, phc);
+    let ok = verify_password_blocking(password, phc).await;
     Ok(row.filter(|_| ok).map(|(name, _)| name))
 }
 
 /// Failed sign-ins allowed per username in [`THROTTLE_WINDOW_SECS`] before sign-in is refused.
 pub const MAX_FAILURES: i64 = 5;
+/// Failed sign-ins allowed per client address (any usernames) in the window.
+pub const MAX_FAILURES_PER_CLIENT: i64 = 20;
 pub const THROTTLE_WINDOW_SECS: i64 = 15 * 60;
 
-/// Whether `username` had too many failed sign-ins lately (checked before the password).
-pub async fn throttled(db: &crate::db::Db, username: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let failures: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM staff_login_failures WHERE username = ? AND at > ?")
-        .bind(username)
-        .bind(now - THROTTLE_WINDOW_SECS)
-        .fetch_one(db)
-        .await?;
-    Ok(failures >= MAX_FAILURES)
+/// Why a sign-in attempt may not go ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throttle {
+    /// It may: it is counted as a failure until it succeeds.
+    Allowed,
+    /// This username had too many failures in the window.
+    Username,
+    /// This client address had too many failures in the window.
+    Client,
 }
 
-/// Records a failed sign-in (and forgets old ones), or clears them after a success.
-pub async fn record_attempt(db: &crate::db::Db, username: &str, ok: bool, now: i64) -> Result<(), sqlx::Error> {
-    if ok {
-        sqlx::query("DELETE FROM staff_login_failures WHERE username = ?").bind(username).execute(db).await?;
-    } else {
-        sqlx::query("INSERT INTO staff_login_failures (username, at) VALUES (?, ?)")
-            .bind(username)
-            .bind(now)
-            .execute(db)
-            .await?;
-        sqlx::query("DELETE FROM staff_login_failures WHERE at <= ?")
-            .bind(now - THROTTLE_WINDOW_SECS)
-            .execute(db)
-            .await?;
+/// Counts a sign-in attempt before its password is checked, in one statement: the attempt is
+/// recorded as a failure only if the username and the client are both under their limits. Parallel
+/// attempts cannot all pass a check made before any of them is recorded; a success removes it.
+pub async fn reserve_attempt(
+    db: &crate::db::Db,
+    username: &str,
+    client: &str,
+    now: i64,
+) -> Result<Throttle, sqlx::Error> {
+    let since = now - THROTTLE_WINDOW_SECS;
+    let inserted = sqlx::query(
+        "INSERT INTO staff_login_failures (username, client, at) SELECT ?1, ?2, ?3 \
+         WHERE (SELECT COUNT(*) FROM staff_login_failures WHERE username = ?1 AND at > ?4) < ?5 \
+           AND (SELECT COUNT(*) FROM staff_login_failures WHERE client = ?2 AND at > ?4) < ?6",
+    )
+    .bind(username)
+    .bind(client)
+    .bind(now)
+    .bind(since)
+    .bind(MAX_FAILURES)
+    .bind(MAX_FAILURES_PER_CLIENT)
+    .execute(db)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        sqlx::query("DELETE FROM staff_login_failures WHERE at <= ?").bind(since).execute(db).await?;
+        return Ok(Throttle::Allowed);
     }
+    let by_user: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM staff_login_failures WHERE username = ? AND at > ?")
+        .bind(username)
+        .bind(since)
+        .fetch_one(db)
+        .await?;
+    Ok(if by_user >= MAX_FAILURES { Throttle::Username } else { Throttle::Client })
+}
+
+/// A successful sign-in clears the username's failures (its own reserved attempt included).
+pub async fn record_success(db: &crate::db::Db, username: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM staff_login_failures WHERE username = ?").bind(username).execute(db).await?;
     Ok(())
 }
 

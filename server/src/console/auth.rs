@@ -18,13 +18,16 @@ fn hash(token: &str) -> String {
 /// Starts a session for `username`; returns the `Set-Cookie` value.
 pub async fn sign_in(state: &AppState, username: &str) -> Result<String, sqlx::Error> {
     let token = crate::smart::random_token(32);
-    sqlx::query("INSERT INTO staff_sessions (token_hash, username, csrf, expires_at) VALUES (?, ?, ?, ?)")
-        .bind(hash(&token))
-        .bind(username)
-        .bind(crate::smart::random_token(24))
-        .bind(now_unix() + SESSION_SECS)
-        .execute(&state.db)
-        .await?;
+    sqlx::query(
+        "INSERT INTO staff_sessions (token_hash, username, csrf, expires_at, last_seen_at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(hash(&token))
+    .bind(username)
+    .bind(crate::smart::random_token(24))
+    .bind(now_unix() + SESSION_SECS)
+    .bind(now_unix())
+    .execute(&state.db)
+    .await?;
     sqlx::query("DELETE FROM staff_sessions WHERE expires_at < ?").bind(now_unix()).execute(&state.db).await?;
     Ok(format!("{COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECS}"))
 }
@@ -82,19 +85,38 @@ impl FromRequestParts<AppState> for Staff {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = cookie(&parts.headers).ok_or(NotSignedIn)?;
         let token_hash = hash(&token);
-        let row: Option<(String, String, String)> = sqlx::query_as(
-            "SELECT s.username, a.display_name, s.csrf FROM staff_sessions s JOIN staff_accounts a ON a.username = s.username \
-             WHERE s.token_hash = ? AND s.expires_at > ?",
-        )
-        .bind(&token_hash)
-        .bind(now_unix())
-        .fetch_optional(&state.db)
-        .await
-        .map_err(|e| {
+        let now = now_unix();
+        let failed = |e: sqlx::Error| {
             tracing::error!(error = %e, "staff session lookup failed");
             NotSignedIn
-        })?;
-        let (username, display_name, csrf) = row.ok_or(NotSignedIn)?;
+        };
+        // A sign-in ends after its 8 hours, or after `console_idle_timeout_secs` without a request.
+        let idle_since = now - state.config.console_idle_timeout_secs as i64;
+        let row: Option<(String, String, String)> = sqlx::query_as(
+            "SELECT s.username, a.display_name, s.csrf FROM staff_sessions s JOIN staff_accounts a ON a.username = s.username \
+             WHERE s.token_hash = ? AND s.expires_at > ? AND s.last_seen_at >= ?",
+        )
+        .bind(&token_hash)
+        .bind(now)
+        .bind(idle_since)
+        .fetch_optional(&state.db)
+        .await
+        .map_err(failed)?;
+        let Some((username, display_name, csrf)) = row else {
+            sqlx::query("DELETE FROM staff_sessions WHERE token_hash = ?")
+                .bind(&token_hash)
+                .execute(&state.db)
+                .await
+                .map_err(failed)?;
+            return Err(NotSignedIn);
+        };
+        sqlx::query("UPDATE staff_sessions SET last_seen_at = ? WHERE token_hash = ? AND last_seen_at < ?")
+            .bind(now)
+            .bind(&token_hash)
+            .bind(now)
+            .execute(&state.db)
+            .await
+            .map_err(failed)?;
         Ok(Staff { username, display_name, csrf, token_hash })
     }
 }

@@ -24,12 +24,13 @@ use axum::{
 use serde_json::Value;
 use std::collections::HashMap;
 
-const CSP: &str =
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
+/// Console pages are never framed.
 fn page(status: StatusCode, html: String) -> Response {
     let mut r = (status, axum::response::Html(html)).into_response();
-    r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(crate::http::security_headers::PLAIN_UNFRAMED_CSP),
+    );
     r
 }
 
@@ -60,30 +61,34 @@ pub async fn login_page() -> Response {
 
 pub async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     if cross_site(&state, &headers) {
-        return page(StatusCode::BAD_REQUEST, pages::login(Some("The form could not be read. Try again."), ""));
+        return page(
+            StatusCode::FORBIDDEN,
+            pages::login(Some("The form did not come from this sign-in page. Try again."), ""),
+        );
     }
     let f = form(&body);
     let username = f.get("username").map(|s| s.trim().to_string()).unwrap_or_default();
     let password = f.get("password").cloned().unwrap_or_default();
     let now = crate::smart::now_unix();
-    match accounts::throttled(&state.db, &username, now).await {
-        Ok(false) => {}
-        Ok(true) => {
-            tracing::warn!("console sign-in refused: too many failures for this username");
-            return page(
-                StatusCode::TOO_MANY_REQUESTS,
-                pages::login(
-                    Some("Too many failed sign-ins for this username. Wait 15 minutes, then try again."),
-                    &username,
-                ),
-            );
+    let client = crate::http::client_addr::of(&headers).to_string();
+    match accounts::reserve_attempt(&state.db, &username, &client, now).await {
+        Ok(accounts::Throttle::Allowed) => {}
+        Ok(limit) => {
+            let text = match limit {
+                accounts::Throttle::Client => {
+                    "Too many failed sign-ins from this computer. Wait 15 minutes, then try again."
+                }
+                _ => "Too many failed sign-ins for this username. Wait 15 minutes, then try again.",
+            };
+            tracing::warn!(?limit, "console sign-in refused: too many failures");
+            return page(StatusCode::TOO_MANY_REQUESTS, pages::login(Some(text), &username));
         }
-        Err(e) => return internal("sign-in throttle lookup failed", e),
+        Err(e) => return internal("sign-in throttle failed", e),
     }
     let checked = accounts::check(&state.db, &username, &password).await;
-    if let Ok(found) = &checked {
-        if let Err(e) = accounts::record_attempt(&state.db, &username, found.is_some(), now).await {
-            return internal("recording a sign-in attempt failed", e);
+    if let Ok(Some(_)) = &checked {
+        if let Err(e) = accounts::record_success(&state.db, &username).await {
+            return internal("recording a sign-in failed", e);
         }
     }
     match checked {
@@ -207,17 +212,14 @@ pub async fn act(
     body: Bytes,
 ) -> Response {
     let f = form(&body);
-    let refuse = |msg: &str| {
+    let refuse = |status: StatusCode, msg: &str| {
         let msg = msg.to_string();
         let state = state.clone();
         let staff = staff.clone();
         let id = id.clone();
         async move {
             match record::load(&state, &id).await {
-                Ok(Some(d)) => page(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    pages::detail(&d, (&staff.display_name, &staff.csrf), None, Some(&msg)),
-                ),
+                Ok(Some(d)) => page(status, pages::detail(&d, (&staff.display_name, &staff.csrf), None, Some(&msg))),
                 Ok(None) => {
                     page(StatusCode::NOT_FOUND, pages::layout("Not found", None, "<h1>There is no such referral</h1>"))
                 }
@@ -227,16 +229,19 @@ pub async fn act(
     };
     if cross_site(&state, &headers) || !staff.csrf_ok(f.get("csrf").map(String::as_str)) {
         tracing::warn!(staff = %staff.username, "console post refused: CSRF token or origin wrong");
-        return refuse("The form was out of date or did not come from this console. Nothing was changed; try again.")
-            .await;
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "The form was out of date or did not come from this console. Nothing was changed; try again.",
+        )
+        .await;
     }
     let Some(action) = action_of(&f, &state.config.console_utc_offset) else {
-        return refuse("Unknown action. Nothing was changed.").await;
+        return refuse(StatusCode::BAD_REQUEST, "Unknown action. Nothing was changed.").await;
     };
     match progress::progress(&state, &id, &action, &staff.display_name).await {
         Ok(kind) => Redirect::to(&format!("/console/r/{id}?done={kind}")).into_response(),
         Err(ProgressError::Internal(e)) => internal("progressing a referral failed", e),
-        Err(e) => refuse(&e.to_string()).await,
+        Err(e) => refuse(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()).await,
     }
 }
 

@@ -7,8 +7,29 @@ use serde_json::Value;
 use std::time::Duration;
 use url::Url;
 
-/// Largest response body we accept from an EHR.
-pub const MAX_RESPONSE_BYTES: usize = 2 * 1024 * 1024;
+/// What an outbound response may be: how large, and that it is JSON. Every call to an EHR names
+/// one of these, so nothing is read without a bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expect {
+    pub max_bytes: usize,
+}
+
+impl Expect {
+    /// SMART configuration, OpenID configuration, CapabilityStatement.
+    pub const DISCOVERY: Expect = Expect { max_bytes: 256 * 1024 };
+    /// A JWK Set.
+    pub const JWKS: Expect = Expect { max_bytes: 64 * 1024 };
+    /// A token endpoint's answer.
+    pub const TOKEN: Expect = Expect { max_bytes: 64 * 1024 };
+    /// An EHR's answer to a message we sent (an OperationOutcome, or nothing).
+    pub const MESSAGE_ANSWER: Expect = Expect { max_bytes: 256 * 1024 };
+    /// The default bound of FHIR resource reads (`fhir_read_max_bytes`).
+    pub const DEFAULT_FHIR_READ_BYTES: usize = 2 * 1024 * 1024;
+
+    pub fn fhir_read(max_bytes: usize) -> Expect {
+        Expect { max_bytes }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FhirReadError {
@@ -18,18 +39,22 @@ pub enum FhirReadError {
     Unauthorized,
     #[error("forbidden (403)")]
     Forbidden,
-    #[error("EHR rejected the request: {0}")]
-    Rejected(String),
+    /// The EHR's own words (an OperationOutcome) are kept for the clinician, never logged: they
+    /// can name the patient.
+    #[error("EHR rejected the request (HTTP {status})")]
+    Rejected { status: u16, text: String },
     #[error("EHR server error ({0})")]
     ServerError(u16),
     #[error("unexpected status {0}")]
     Status(u16),
     #[error("timed out or network error: {0}")]
     Transport(String),
-    #[error("response larger than {MAX_RESPONSE_BYTES} bytes")]
-    TooLarge,
+    #[error("response larger than {0} bytes")]
+    TooLarge(usize),
     #[error("response is not JSON: {0}")]
     NotJson(String),
+    #[error("response content type {0:?} is not JSON")]
+    ContentType(String),
     #[error("redirect refused")]
     Redirect,
     #[error("returned a {found} where a {expected} was expected")]
@@ -47,40 +72,59 @@ pub fn http_client(timeout: Duration) -> reqwest::Client {
         .expect("TLS backend initialises")
 }
 
-/// Reads a response body up to [`MAX_RESPONSE_BYTES`].
-pub async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, FhirReadError> {
-    if response.content_length().is_some_and(|n| n as usize > MAX_RESPONSE_BYTES) {
-        return Err(FhirReadError::TooLarge);
+/// Reads a response body up to `max` bytes: a larger declared length is refused before reading,
+/// and a body that grows past it is cut off.
+pub async fn read_limited(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, FhirReadError> {
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Err(FhirReadError::TooLarge(max));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| FhirReadError::Transport(e.to_string()))? {
-        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(FhirReadError::TooLarge);
+    while let Some(chunk) = response.chunk().await.map_err(|e| FhirReadError::Transport(e.without_url().to_string()))? {
+        if body.len() + chunk.len() > max {
+            return Err(FhirReadError::TooLarge(max));
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
 }
 
-/// Sends `request` and reads the JSON answer (bounded); a non-2xx status becomes a typed error,
-/// using the OperationOutcome's text when the server sent one. Redirects are never followed.
-async fn fetch_json(request: reqwest::RequestBuilder) -> Result<Value, FhirReadError> {
+/// Whether a `Content-Type` names JSON: `application/json`, `application/fhir+json`, or any
+/// other `application/…+json` (`jwk-set+json`), parameters allowed.
+pub fn is_json_media_type(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else { return false };
+    let mime = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+/// A header value as shown in an error: printable ASCII, at most 80 characters.
+fn shown(value: &str) -> String {
+    value.chars().filter(|c| c.is_ascii_graphic() || *c == ' ').take(80).collect()
+}
+
+/// Sends `request` and reads the JSON answer within `expect`; a non-2xx status becomes a typed
+/// error, using the OperationOutcome's text when the server sent one. Redirects are never
+/// followed, and a 2xx answer must say it is JSON.
+async fn fetch_json(request: reqwest::RequestBuilder, expect: Expect) -> Result<Value, FhirReadError> {
     let response = request.send().await.map_err(|e| FhirReadError::Transport(e.without_url().to_string()))?;
     let status = response.status();
     if status.is_redirection() {
         return Err(FhirReadError::Redirect);
     }
-    let body = read_limited(response).await?;
+    let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let body = read_limited(response, expect.max_bytes).await?;
     if !status.is_success() {
         let outcome: Option<Value> = serde_json::from_slice(&body).ok();
         return Err(status_error(status, outcome.as_ref()));
     }
+    if !is_json_media_type(content_type.as_deref()) {
+        return Err(FhirReadError::ContentType(shown(content_type.as_deref().unwrap_or("none"))));
+    }
     serde_json::from_slice(&body).map_err(|e| FhirReadError::NotJson(e.to_string()))
 }
 
-/// GET a JSON document (discovery, metadata) without credentials.
-pub async fn get_json(http: &reqwest::Client, url: &Url, accept: &str) -> Result<Value, FhirReadError> {
-    fetch_json(http.get(url.clone()).header(header::ACCEPT, accept)).await
+/// GET a JSON document (discovery, metadata, JWKS) without credentials.
+pub async fn get_json(http: &reqwest::Client, url: &Url, accept: &str, expect: Expect) -> Result<Value, FhirReadError> {
+    fetch_json(http.get(url.clone()).header(header::ACCEPT, accept), expect).await
 }
 
 /// Reads `{base}/{Type}/{id}` with a bearer token and checks the resource type.
@@ -90,13 +134,14 @@ pub async fn read_resource(
     resource_type: &'static str,
     id: &str,
     access_token: &str,
+    expect: Expect,
 ) -> Result<Value, FhirReadError> {
     let url = resource_url(base, resource_type, id).ok_or(FhirReadError::Status(400))?;
-    let value =
-        fetch_json(http.get(url).bearer_auth(access_token).header(header::ACCEPT, "application/fhir+json")).await?;
+    let request = http.get(url).bearer_auth(access_token).header(header::ACCEPT, "application/fhir+json");
+    let value = fetch_json(request, expect).await?;
     let found = value.get("resourceType").and_then(Value::as_str).unwrap_or("nothing");
     if found != resource_type {
-        return Err(FhirReadError::WrongType { expected: resource_type, found: found.to_string() });
+        return Err(FhirReadError::WrongType { expected: resource_type, found: shown(found) });
     }
     Ok(value)
 }
@@ -123,7 +168,7 @@ fn status_error(status: StatusCode, outcome: Option<&Value>) -> FhirReadError {
         StatusCode::FORBIDDEN => FhirReadError::Forbidden,
         s if s.is_server_error() => FhirReadError::ServerError(s.as_u16()),
         s => match outcome.and_then(outcome_text) {
-            Some(text) => FhirReadError::Rejected(text),
+            Some(text) => FhirReadError::Rejected { status: s.as_u16(), text },
             None => FhirReadError::Status(s.as_u16()),
         },
     }
@@ -168,8 +213,22 @@ mod tests {
         assert_eq!(outcome_text(&json!({"resourceType":"Patient"})), None);
         assert_eq!(
             status_error(StatusCode::UNPROCESSABLE_ENTITY, Some(&oo)),
-            FhirReadError::Rejected("Patient merged".into())
+            FhirReadError::Rejected { status: 422, text: "Patient merged".into() }
         );
         assert_eq!(status_error(StatusCode::BAD_GATEWAY, None), FhirReadError::ServerError(502));
+        let rejected = status_error(StatusCode::UNPROCESSABLE_ENTITY, Some(&oo));
+        assert!(!rejected.to_string().contains("merged"), "the EHR's words stay out of Display (and so of logs)");
+    }
+
+    #[test]
+    fn json_media_types() {
+        for ok in
+            ["application/json", "application/fhir+json; charset=utf-8", "Application/JSON", "application/jwk-set+json"]
+        {
+            assert!(is_json_media_type(Some(ok)), "{ok}");
+        }
+        for bad in [None, Some("text/html"), Some("text/plain"), Some("application/jsonx"), Some("json"), Some("")] {
+            assert!(!is_json_media_type(bad), "{bad:?}");
+        }
     }
 }

@@ -37,6 +37,22 @@ pub fn parse_reference(reference: &str, base: &Url) -> Option<Reference> {
     Some(Reference { resource_type: resource_type.to_string(), id: id.to_string() })
 }
 
+/// `{base}/{Type}/{id}`: how we store and send every reference to a resource on an EHR.
+pub fn absolute(base: &Url, resource_type: &str, id: &str) -> String {
+    format!("{}/{resource_type}/{id}", base.as_str().trim_end_matches('/'))
+}
+
+/// `reference` (relative, absolute under `base`, or a bare id of `default_type`) as
+/// `{base}/{Type}/{id}`; `None` when it names nothing on this EHR.
+pub fn normalise(reference: &str, base: &Url, default_type: &str) -> Option<String> {
+    let r = if is_fhir_id(reference) {
+        Reference { resource_type: default_type.to_string(), id: reference.to_string() }
+    } else {
+        parse_reference(reference, base)?
+    };
+    Some(absolute(base, &r.resource_type, &r.id))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,6 +68,25 @@ mod tests {
         let r = parse_reference("https://ehr.example.org/fhir/PractitionerRole/r1", &base()).unwrap();
         assert_eq!((r.resource_type.as_str(), r.id.as_str()), ("PractitionerRole", "r1"));
         assert!(parse_reference("Patient/1/_history/2", &base()).is_some());
+    }
+
+    #[test]
+    fn references_normalise_to_type_and_id_on_the_ehr() {
+        let b = Url::parse("https://ehr.example.org/fhir/").unwrap();
+        assert_eq!(
+            normalise("enc-1", &b, "Encounter").as_deref(),
+            Some("https://ehr.example.org/fhir/Encounter/enc-1")
+        );
+        assert_eq!(
+            normalise("Encounter/e", &b, "Encounter").as_deref(),
+            Some("https://ehr.example.org/fhir/Encounter/e")
+        );
+        assert_eq!(
+            normalise("https://ehr.example.org/fhir/Encounter/e", &b, "Encounter").as_deref(),
+            Some("https://ehr.example.org/fhir/Encounter/e")
+        );
+        assert_eq!(normalise("https://evil.example/fhir/Encounter/e", &b, "Encounter"), None);
+        assert_eq!(normalise("a/b/c", &b, "Encounter"), None);
     }
 
     #[test]

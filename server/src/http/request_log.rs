@@ -23,16 +23,22 @@ pub fn layer() -> TraceLayer<Classifier, RedactedSpan, (), DefaultOnResponse> {
         .on_response(DefaultOnResponse::new().level(Level::INFO))
 }
 
-/// `/l/<43-char session id>/…` → `/l/<first 8>…/…`: enough to correlate, useless to replay.
+/// Paths whose next segment names a session (a bearer of access): a launch (`/l/`) or a
+/// practitioner's sign-in (`/me/`).
+const SESSION_PREFIXES: [&str; 2] = ["/l/", "/me/"];
+
+/// `/l/<43-char session id>/…` → `/l/<first 8>…/…` (and `/me/…` alike): enough to correlate,
+/// useless to replay. Other paths are cut at 200 characters.
 pub fn redacted_path(path: &str) -> String {
-    match path.strip_prefix("/l/") {
-        Some(rest) => {
+    for prefix in SESSION_PREFIXES {
+        if let Some(rest) = path.strip_prefix(prefix) {
             let (id, tail) = rest.split_once('/').map(|(a, b)| (a, format!("/{b}"))).unwrap_or((rest, String::new()));
             let shown: String = id.chars().take(8).collect();
-            format!("/l/{shown}…{tail}")
+            let tail: String = tail.chars().take(200).collect();
+            return format!("{prefix}{shown}…{tail}");
         }
-        None => path.chars().take(200).collect(),
     }
+    path.chars().take(200).collect()
 }
 
 #[cfg(test)]
@@ -44,5 +50,9 @@ mod tests {
         assert_eq!(redacted_path("/l/abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"), "/l/abcdefgh…");
         assert_eq!(redacted_path("/l/abcdefghijklmnop/referral"), "/l/abcdefgh…/referral");
         assert_eq!(redacted_path("/callback"), "/callback");
+        assert_eq!(
+            redacted_path("/me/abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG/referrals/r1"),
+            "/me/abcdefgh…/referrals/r1"
+        );
     }
 }

@@ -4,12 +4,14 @@
 
 use crate::{
     error::PageError,
+    http::origin_check,
     referral::{
         attachments::{self, AttachmentError, Limits},
         drafts::{self, DraftStatus},
         submit::{self, SubmitOutcome},
         wizard::{self, done_path, step_path, Wizard},
     },
+    session::authorise::Activity,
     smart::now_unix,
     state::AppState,
 };
@@ -19,20 +21,20 @@ use app::{
 };
 use axum::{
     body::Bytes,
-    extract::{DefaultBodyLimit, Multipart, Path, State},
+    extract::{Multipart, Path, State},
     http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
     routing::post,
     Json, Router,
 };
 
-pub fn router(state: &AppState) -> Router<AppState> {
-    // Room for the largest allowed file plus the multipart framing.
-    let upload_limit = state.config.referral.max_attachment_bytes as usize + 64 * 1024;
+pub fn router() -> Router<AppState> {
+    // Body limits (uploads get the attachment size plus framing) are applied for the whole app in
+    // `http::body_limit`.
     Router::new()
         .route("/l/{launch}/do/step/{step}", post(post_step))
         .route("/l/{launch}/do/autosave/{step}", post(autosave))
-        .route("/l/{launch}/do/attach", post(attach).layer(DefaultBodyLimit::max(upload_limit)))
+        .route("/l/{launch}/do/attach", post(attach))
         .route("/l/{launch}/do/detach/{attachment}", post(detach))
         .route("/l/{launch}/do/submit", post(submit_referral))
         .route("/l/{launch}/do/cancel", post(cancel))
@@ -47,24 +49,12 @@ fn pairs(body: &Bytes) -> Vec<(String, String)> {
     url::form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
-/// Refuses posts from other sites (CSRF): a browser names the page's origin in `Origin` and
-/// `Sec-Fetch-Site`; ours must match the app's public origin.
+/// Refuses posts that do not come from our own pages (CSRF; see [`origin_check`]).
 pub(crate) fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), PageError> {
-    if headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == "cross-site" || v == "same-site")
-    {
-        tracing::warn!("form post refused: Sec-Fetch-Site is not same-origin");
-        return Err(PageError(AppError::BadRequest));
-    }
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        if origin != "null" && origin != state.config.public_url.origin().ascii_serialization() {
-            tracing::warn!("form post refused: Origin is not the app's");
-            return Err(PageError(AppError::BadRequest));
-        }
-    }
-    Ok(())
+    origin_check::check(headers, &state.config.public_url.origin().ascii_serialization()).map_err(|why| {
+        tracing::warn!(?why, "form post refused: not from the app's own pages");
+        PageError(AppError::CrossSite)
+    })
 }
 
 async fn load(state: &AppState, launch: &str, headers: &HeaderMap) -> Result<Wizard, PageError> {
@@ -162,10 +152,23 @@ async fn attach(
     };
     let errors = match outcome {
         Ok((name, content_type, bytes)) => {
-            attachments::add(&state.db, &draft.id, &name, content_type, &bytes, now_unix())
-                .await
-                .map_err(page_error("attachment insert failed"))?;
-            vec![]
+            let added = attachments::add(
+                &state.db,
+                &draft.id,
+                (name.as_str(), content_type),
+                &bytes,
+                limits.max_count,
+                now_unix(),
+            )
+            .await
+            .map_err(page_error("attachment insert failed"))?;
+            match added {
+                attachments::Added::Yes(_) => vec![],
+                attachments::Added::Full => {
+                    vec![FieldError::new("file", AttachmentError::TooMany(limits.max_count).to_string())]
+                }
+                attachments::Added::Closed => return Ok(see_other(&done_path(&launch))),
+            }
         }
         Err(e) => vec![FieldError::new("file", e.to_string())],
     };
@@ -235,7 +238,8 @@ async fn delivery_status(
     Path(launch): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let w = wizard::load(&state, &launch, &headers).await?;
+    // The page polls this on its own: it does not keep an idle launch alive.
+    let w = wizard::load_as(&state, &launch, &headers, Activity::Passive).await?;
     let Some(draft) = w.draft.as_ref() else { return Err(PageError(AppError::BadRequest)) };
     let Some((_, sr)) =
         submit::referral_for_draft(&state.db, &draft.id).await.map_err(page_error("referral lookup failed"))?

@@ -87,12 +87,13 @@ pub fn normalize_canonical(url: &str) -> String {
         Some((b, v)) => (b.to_string(), Some(v.to_string())),
         None => (decoded, None),
     };
-    let lower_scheme = if base.len() >= 8 && base[..8].eq_ignore_ascii_case("https://") {
-        format!("http://{}", &base[8..])
-    } else if base.len() >= 7 && base[..7].eq_ignore_ascii_case("http://") {
-        format!("http://{}", &base[7..])
-    } else {
-        base
+    // `get` (not `[..n]`): the text is anybody's, and a multi-byte character may straddle byte n.
+    let strip = |prefix: &str| {
+        base.get(..prefix.len()).filter(|p| p.eq_ignore_ascii_case(prefix)).map(|_| &base[prefix.len()..])
+    };
+    let lower_scheme = match strip("https://").or_else(|| strip("http://")) {
+        Some(rest) => format!("http://{rest}"),
+        None => base.clone(),
     };
     let base = lower_scheme.trim_end_matches('/').to_string();
     match version {
@@ -152,6 +153,18 @@ mod tests {
             p,
             "http://ehealthontario.ca/fhir/StructureDefinition/ca-on-eReferral-profile-Task|0.11.0"
         ));
+    }
+
+    #[test]
+    fn non_ascii_systems_never_panic() {
+        for s in ["ééééé", "httpé://x", "https:/é", "hé", "€€€€€€€€€", "HTTPS://Ä/cs", "http://"]
+        {
+            let _ = normalize_canonical(s);
+            assert!(!same_canonical(s, "https://ehealthontario.ca/fhir/CodeSystem/message-event-code"));
+        }
+        assert_eq!(normalize_canonical("HTTPS://Ä/cs/"), "http://Ä/cs");
+        let c = json!({"system": "ééééééé", "code": "revoke-service-request"});
+        assert_eq!(event_of(&c, "https://ehealthontario.ca/fhir/CodeSystem/message-event-code"), None);
     }
 
     #[test]

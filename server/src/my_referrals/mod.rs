@@ -28,9 +28,6 @@ pub fn router() -> Router<AppState> {
         .route("/me/{session}/referrals/{id}", get(detail))
 }
 
-const CSP: &str =
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
 fn page(status: StatusCode, title: &str, who: Option<&str>, session: Option<&str>, body: &str) -> Response {
     let nav = match (who, session) {
         (Some(w), Some(s)) => format!(
@@ -47,7 +44,11 @@ fn page(status: StatusCode, title: &str, who: Option<&str>, session: Option<&str
         escape(title)
     );
     let mut r = (status, Html(html)).into_response();
-    r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    // A top-level tab of its own: never framed.
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(crate::http::security_headers::PLAIN_UNFRAMED_CSP),
+    );
     r
 }
 

@@ -2,7 +2,7 @@
 //! browser by a per-session cookie that must always be shown (a top-level tab, not a frame).
 
 use crate::{
-    session::binding,
+    session::{authorise::idle_grace_secs, binding},
     smart::{now_unix, random_token},
     state::AppState,
 };
@@ -20,8 +20,8 @@ pub async fn create(
     let now = now_unix();
     let ttl = state.config.session_ttl_secs;
     sqlx::query(
-        "INSERT INTO practitioner_sessions (id, binding_hash, ehr_id, practitioner_ref, display_name, created_at, expires_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO practitioner_sessions (id, binding_hash, ehr_id, practitioner_ref, display_name, created_at, expires_at, \
+         last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&id)
     .bind(binding::hash_secret(&secret))
@@ -30,6 +30,7 @@ pub async fn create(
     .bind(display_name)
     .bind(now)
     .bind(now + ttl as i64)
+    .bind(now)
     .execute(&state.db)
     .await?;
     sqlx::query("DELETE FROM practitioner_sessions WHERE expires_at < ?").bind(now).execute(&state.db).await?;
@@ -49,18 +50,31 @@ pub async fn authorised(state: &AppState, id: &str, headers: &HeaderMap) -> Resu
     if !crate::session::authorise::well_formed(id) {
         return Ok(None);
     }
+    let now = now_unix();
+    // Like a launch, a sign-in that shows referrals across patients ends when left idle.
+    let timeout = state.config.referral.inactivity_timeout_secs;
+    let idle_since = now - timeout as i64 - idle_grace_secs(timeout);
     let row: Option<(String, String, String, String)> = sqlx::query_as(
-        "SELECT binding_hash, ehr_id, practitioner_ref, display_name FROM practitioner_sessions WHERE id = ? AND expires_at > ?",
+        "SELECT binding_hash, ehr_id, practitioner_ref, display_name FROM practitioner_sessions \
+         WHERE id = ? AND expires_at > ? AND last_seen_at >= ?",
     )
     .bind(id)
-    .bind(now_unix())
+    .bind(now)
+    .bind(idle_since)
     .fetch_optional(&state.db)
     .await?;
     let Some((hash, ehr_id, practitioner_ref, display_name)) = row else { return Ok(None) };
     let presented = binding::presented_secret(headers, id);
-    let bound = matches!(
-        binding::check(&hash, true, presented.as_deref()),
-        binding::BindingCheck::Bound | binding::BindingCheck::FirstBound
-    );
-    Ok(bound.then_some(Practitioner { ehr_id, practitioner_ref, display_name }))
+    // Always a top-level tab of its own: the cookie is required (no fingerprint fallback).
+    let bound = matches!(binding::check(&hash, true, presented.as_deref(), "", ""), binding::BindingCheck::Bound);
+    if !bound {
+        return Ok(None);
+    }
+    sqlx::query("UPDATE practitioner_sessions SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?")
+        .bind(now)
+        .bind(id)
+        .bind(now)
+        .execute(&state.db)
+        .await?;
+    Ok(Some(Practitioner { ehr_id, practitioner_ref, display_name }))
 }

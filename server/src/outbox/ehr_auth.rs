@@ -28,17 +28,17 @@ pub struct TokenCache(Mutex<HashMap<String, (String, i64)>>);
 
 impl TokenCache {
     fn get(&self, ehr: &str, now: i64) -> Option<String> {
-        let map = self.0.lock().expect("token cache lock");
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         map.get(ehr).filter(|(_, exp)| *exp > now + 30).map(|(t, _)| t.clone())
     }
 
     fn put(&self, ehr: &str, token: String, expires_at: i64) {
-        self.0.lock().expect("token cache lock").insert(ehr.to_string(), (token, expires_at));
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(ehr.to_string(), (token, expires_at));
     }
 
     /// Drops the cached token (after the EHR answered 401 to it).
     pub fn forget(&self, ehr: &str) {
-        self.0.lock().expect("token cache lock").remove(ehr);
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(ehr);
     }
 }
 
@@ -58,16 +58,13 @@ pub async fn bearer(smart: &SmartClient, cache: &TokenCache, ehr: &EhrRegistrati
             if !matches!(ehr.client_auth, ClientAuthConfig::PrivateKeyJwt { .. }) {
                 return Err(EhrAuthError::NeedsPrivateKeyJwt);
             }
-            let discovered = smart
-                .discovery
-                .get(&smart.http, &ehr.issuer)
-                .await
-                .map_err(|e| EhrAuthError::Discovery(e.to_string()))?;
+            let discovered =
+                smart.discovery.get(&smart.http, ehr).await.map_err(|e| EhrAuthError::Discovery(e.to_string()))?;
             let tokens = crate::smart::token::client_credentials(
                 &smart.http,
                 ehr,
                 smart.signers.get(&ehr.id),
-                &discovered.token_endpoint,
+                &discovered.token,
                 scopes,
             )
             .await

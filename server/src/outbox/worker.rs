@@ -3,7 +3,12 @@
 //! several workers and several app instances share one outbox, and a message whose process
 //! died mid-delivery is sent again, with the same ids, once its lease runs out.
 
-use super::{backoff::retry_delay_secs, ehr_auth, store, store::Claimed, Outbox};
+use super::{
+    backoff::retry_delay_secs,
+    ehr_auth, store,
+    store::{Claimed, Outcome, Recorded},
+    Outbox,
+};
 use crate::{messaging::response::Verdict, smart::now_unix, state::AppState};
 use rand::Rng;
 use std::time::Duration;
@@ -59,32 +64,59 @@ async fn deliver(state: &AppState, outbox: &Outbox, message: Claimed) {
     deliver_in_span(state, outbox, message).instrument(span).await
 }
 
+/// How long one attempt may take, all of its calls (discovery, token, POST) included: well inside
+/// its lease, so the lease can never run out while the attempt is still going and another worker
+/// take the message at the same time.
+pub fn attempt_deadline(lease_secs: u64) -> Duration {
+    Duration::from_millis(lease_secs * 750)
+}
+
 async fn deliver_in_span(state: &AppState, outbox: &Outbox, message: Claimed) {
-    let verdict = attempt(state, outbox, &message).await;
+    let deadline = attempt_deadline(state.config.outbox.lease_secs);
+    let verdict = match tokio::time::timeout(deadline, attempt(state, outbox, &message)).await {
+        Ok(v) => v,
+        Err(_) => Verdict::Retry {
+            reason: format!(
+                "the delivery attempt ran past its {} ms deadline (inside its lease)",
+                deadline.as_millis()
+            ),
+        },
+    };
     let now = now_unix();
-    let _gate = state.write_gate.lock().await;
-    let recorded = match &verdict {
-        Verdict::Delivered => {
-            tracing::info!("message delivered");
-            store::mark_delivered(&state.db, message.seq, now).await
-        }
+    let (outcome, history) = match &verdict {
+        Verdict::Delivered => (Outcome::Delivered, "delivered"),
         Verdict::Retry { reason } => {
             let cfg = &state.config.outbox;
             let jitter: f64 = rand::thread_rng().gen();
             let attempts = u32::try_from(message.attempts).unwrap_or(u32::MAX);
             let delay = retry_delay_secs(attempts, cfg.retry_base_secs, cfg.retry_max_secs, jitter);
             tracing::warn!(%reason, retry_in_secs = delay, "delivery failed; will retry");
-            store::mark_retry(&state.db, message.seq, now, now + delay as i64, reason).await
+            (Outcome::Retry { next_attempt_at: now + delay as i64, reason }, "retry")
         }
         Verdict::Rejected { text } => {
             // The EHR's text can name the patient: it is kept for the clinician, not logged.
             tracing::warn!(text_len = text.len(), "the EHR rejected the message");
-            store::mark_rejected(&state.db, message.seq, now, text).await
+            (Outcome::Rejected { text }, "rejected")
         }
     };
-    if let Err(e) = recorded {
+    let recorded = {
+        let _gate = state.write_gate.lock().await;
+        store::record(&state.db, &message, now, &outcome, history).await
+    };
+    match recorded {
+        Ok(Recorded::Yes) => {
+            if matches!(outcome, Outcome::Delivered) {
+                tracing::info!("message delivered");
+            }
+        }
+        Ok(Recorded::YesAndWiped) => {
+            tracing::info!(outcome = history, "revoked meanwhile: the message's body is wiped");
+            crate::referral::revoke::checkpoint(&state.db).await;
+        }
+        // Our lease ran out and another holder took over: its result stands, not ours.
+        Ok(Recorded::LeaseLost) => tracing::warn!(outcome = history, "lease lost before the result was recorded"),
         // The lease runs out and the message is sent again (same ids): the EHR de-duplicates.
-        tracing::error!(error = %e, "recording a delivery result failed");
+        Err(e) => tracing::error!(error = %e, "recording a delivery result failed"),
     }
 }
 
@@ -116,7 +148,7 @@ async fn attempt(state: &AppState, outbox: &Outbox, message: &Claimed) -> Verdic
     if status == 401 {
         outbox.tokens.forget(&ehr.id);
     }
-    match crate::fhir::client::read_limited(response).await {
+    match crate::fhir::client::read_limited(response, crate::fhir::client::Expect::MESSAGE_ANSWER.max_bytes).await {
         Ok(body) => crate::messaging::response::classify(status, &body),
         // A 2xx whose body broke off is not proof of delivery: send again (same ids).
         Err(e) => Verdict::Retry { reason: format!("reading the EHR's answer failed (HTTP {status}): {e}") },

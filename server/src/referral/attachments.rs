@@ -110,18 +110,32 @@ pub async fn count(db: &Db, draft_id: &str) -> Result<u32, sqlx::Error> {
     Ok(n as u32)
 }
 
+/// What adding an attachment did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Added {
+    Yes(String),
+    /// The draft already has `max_count` files (two uploads at once cannot both squeeze in).
+    Full,
+    /// The draft is no longer being edited (sent, cancelled or moved meanwhile): nothing added.
+    Closed,
+}
+
+/// Adds a checked file to an editing draft, in one statement with the count check, so the limit
+/// holds however many uploads arrive at once.
 pub async fn add(
     db: &Db,
     draft_id: &str,
-    filename: &str,
-    content_type: &str,
+    (filename, content_type): (&str, &str),
     bytes: &[u8],
+    max_count: u32,
     now: i64,
-) -> Result<String, sqlx::Error> {
+) -> Result<Added, sqlx::Error> {
     let id = uuid::Uuid::new_v4().to_string();
-    sqlx::query(
+    let inserted = sqlx::query(
         "INSERT INTO draft_attachments (id, draft_id, filename, content_type, size, sha1, data, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 \
+         WHERE EXISTS (SELECT 1 FROM referral_drafts WHERE id = ?2 AND status = 'editing') \
+           AND (SELECT COUNT(*) FROM draft_attachments WHERE draft_id = ?2) < ?9",
     )
     .bind(&id)
     .bind(draft_id)
@@ -131,9 +145,19 @@ pub async fn add(
     .bind(sha1_base64(bytes))
     .bind(bytes)
     .bind(now)
+    .bind(i64::from(max_count))
     .execute(db)
-    .await?;
-    Ok(id)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(Added::Yes(id));
+    }
+    let editing: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM referral_drafts WHERE id = ? AND status = 'editing')")
+            .bind(draft_id)
+            .fetch_one(db)
+            .await?;
+    Ok(if editing { Added::Full } else { Added::Closed })
 }
 
 /// Removes attachment `id` from draft `draft_id` (and only from it).

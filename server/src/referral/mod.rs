@@ -5,6 +5,7 @@ pub mod attachments;
 pub mod delivery;
 pub mod drafts;
 pub mod fhir_build;
+pub mod number;
 pub mod prefill;
 pub mod progress;
 pub mod record;

@@ -116,15 +116,9 @@ pub async fn revoke(state: &AppState, ehr_id: &str, service_request_id: &str) ->
         .execute(&mut *tx)
         .await?;
     // Stored messages carry the patient and the referral: their bodies go; undelivered ones are
-    // cancelled (the source asked for the referral to be withdrawn).
-    sqlx::query(
-        "UPDATE outbox SET body = '', lease_until = 0, status = CASE status WHEN 'pending' THEN 'cancelled' ELSE status END, \
-         updated_at = ? WHERE referral_id = ?",
-    )
-    .bind(now)
-    .bind(service_request_id)
-    .execute(&mut *tx)
-    .await?;
+    // cancelled (the source asked for the referral to be withdrawn). One being delivered right now
+    // finishes first (its body goes when it ends), and the cancellation below waits for it.
+    outbox::cancel_for_revoke(&mut tx, service_request_id, now).await?;
     super::timeline::record(&mut tx, service_request_id, now, "revoked", ("cancelled", "6.0"), None, Some(&ehr.name))
         .await?;
     outbox::enqueue(
@@ -142,12 +136,32 @@ pub async fn revoke(state: &AppState, ehr_id: &str, service_request_id: &str) ->
     )
     .await?;
     tx.commit().await?;
-    // Old page images of the removed data live on in the WAL until a checkpoint.
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&state.db).await?;
     drop(gate);
+    // Old page images of the removed data live on in the WAL until a checkpoint.
+    checkpoint(&state.db).await;
     state.outbox.recorded();
     tracing::info!(referral = %service_request_id, ehr = %ehr_id, "referral revoked; its PHI was removed");
     Ok(Revoked::Now)
+}
+
+/// Copies the WAL into the database file and truncates it, so pages holding removed data are gone
+/// from disk (with `secure_delete`, the freed pages in the file are zeroed). SQLite reports
+/// whether it could: a reader holding an old snapshot makes it stop short, so it is tried again
+/// for a while, and a checkpoint that never completes is logged as an error for operators.
+pub async fn checkpoint(db: &crate::db::Db) -> bool {
+    for attempt in 0..50 {
+        match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(db).await {
+            // (busy, WAL frames, frames checkpointed): busy 0 means every frame is in the file.
+            Ok((0, _, _)) => return true,
+            Ok((_, log, done)) => {
+                tracing::debug!(attempt, log, done, "WAL checkpoint blocked by a reader; trying again")
+            }
+            Err(e) => tracing::warn!(attempt, error = %e, "WAL checkpoint failed; trying again"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tracing::error!("the WAL could not be checkpointed after a revoke: removed data may remain in the WAL file until the next checkpoint");
+    false
 }
 
 /// Whether the referral `service_request_id` was revoked.

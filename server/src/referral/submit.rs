@@ -12,12 +12,16 @@ use super::{
 use crate::{
     config::EhrRegistration,
     db::Db,
+    fhir::{client::FhirReadError, identity},
     messaging::{
         event::Event,
         notify_bundle::{self, HeaderInput, MessageSource, NotifyAddInput},
     },
     outbox::store::{self as outbox, NewMessage},
-    smart::{now_unix, registry},
+    smart::{
+        access::{self, AccessError, EhrCallError},
+        now_unix, registry,
+    },
     state::AppState,
 };
 use app::{error::AppError, referral::form::ReferralForm};
@@ -82,16 +86,6 @@ pub async fn referral_for_draft(db: &Db, draft_id: &str) -> Result<Option<(Strin
         .await
 }
 
-/// A referral number a clinician can read out on the phone: `ER-` and 8 characters from an
-/// alphabet without look-alikes (0/O, 1/I/L), about 40 bits.
-pub fn new_referral_number() -> String {
-    use rand::Rng;
-    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
-    let mut rng = rand::rngs::OsRng;
-    let chars: String = (0..8).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
-    format!("ER-{}-{}", &chars[..4], &chars[4..])
-}
-
 /// The authorizing clinician the form names.
 pub fn requester(form: &ReferralForm, w: &Wizard) -> Party {
     match form.authorizer.as_str() {
@@ -143,6 +137,7 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
     let Some((service, code)) = state.directory.offering(&form.service_id, &form.code) else {
         return Ok(SubmitOutcome::Incomplete(step_path(&w.session.id, app::referral::steps::Step::Service)));
     };
+    confirm_patient(state, w).await?;
 
     let now = now_unix();
     let authored_on = rfc3339(now);
@@ -161,7 +156,9 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
         })
         .collect();
     let (sr_id, task_id, consent_id, rp_id) = (uuid(), uuid(), uuid(), uuid());
-    let number = new_referral_number();
+    let number = super::number::reserve(&state.db, &draft.id, now, super::number::random)
+        .await
+        .map_err(internal("submit: reserving a referral number failed"))?;
     let Some(ehr) = registry::registration_by_id(&state.config, &w.session.ehr_id) else {
         return Err(internal("submit: the launch's EHR is no longer registered")(w.session.ehr_id.clone()));
     };
@@ -305,6 +302,41 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
     Ok(SubmitOutcome::Sent { referral_number: number, service_request_id: sr_id, created: true })
 }
 
+/// Reads the launched patient again from the EHR just before the referral is recorded, through the
+/// session's access path: a merged or replaced record, or an EHR now answering with another
+/// patient, stops the referral (nothing is sent; the draft stays). When the EHR cannot be reached
+/// the referral goes ahead on the launch's own check.
+async fn confirm_patient(state: &AppState, w: &Wizard) -> Result<(), AppError> {
+    let patient_id = &w.session.patient_id;
+    match access::read(state, &w.session, "Patient", patient_id).await {
+        Ok(patient) => identity::is_resource(&patient, "Patient", patient_id).map_err(|m| {
+            tracing::error!(target: "safety", ehr = %w.session.ehr_id, session = %&w.session.id[..8], mismatch = %m,
+                "at submit the EHR returned another patient than the launch named; nothing was sent");
+            AppError::WrongPatient
+        }),
+        Err(EhrCallError::Access(AccessError::WrongPatient)) => Err(AppError::WrongPatient),
+        Err(EhrCallError::Access(AccessError::Ended(why))) => {
+            tracing::info!(session = %&w.session.id[..8], why, "submit stopped: the launch's EHR access has ended");
+            Err(AppError::EhrSignInEnded)
+        }
+        Err(EhrCallError::Read { reason: FhirReadError::NotFound, .. }) => {
+            tracing::warn!(target: "safety", ehr = %w.session.ehr_id, session = %&w.session.id[..8],
+                "at submit the EHR no longer has the launched patient; nothing was sent");
+            Err(AppError::PatientGone)
+        }
+        Err(EhrCallError::Read { reason: FhirReadError::WrongType { found, .. }, .. }) => {
+            tracing::error!(target: "safety", ehr = %w.session.ehr_id, found = %found,
+                "at submit the EHR returned something else than the Patient; nothing was sent");
+            Err(AppError::WrongPatient)
+        }
+        Err(e) => {
+            tracing::warn!(session = %&w.session.id[..8], error = %e,
+                "the patient could not be read again before submit; sending on the launch's check");
+            Ok(())
+        }
+    }
+}
+
 async fn existing(state: &AppState, draft_id: &str) -> Result<SubmitOutcome, AppError> {
     match referral_for_draft(&state.db, draft_id).await.map_err(|e| internal("referral lookup failed")(e))? {
         Some((referral_number, service_request_id)) => {
@@ -328,15 +360,6 @@ pub fn rfc3339(unix: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn referral_numbers_are_readable_and_distinct() {
-        let a = new_referral_number();
-        assert_eq!(a.len(), 12);
-        assert!(a.starts_with("ER-") && a.as_bytes()[7] == b'-');
-        assert!(!a[3..].contains(['0', 'O', '1', 'I', 'L']));
-        assert_ne!(a, new_referral_number());
-    }
 
     #[test]
     fn instants_are_rfc3339() {

@@ -10,7 +10,7 @@ use crate::{
     directory::{Directory, Query, Service},
     fhir::display::{patient_banner, preferred_name},
     session::{
-        authorise::authorised_session,
+        authorise::{authorised_session_as, Activity},
         store::{LaunchContext, SessionRow, UserRecord},
     },
     smart::{now_unix, registry},
@@ -52,7 +52,12 @@ pub fn internal<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> AppEr
 
 /// Loads the launch `id` for this browser, creating its draft (pre-filled) on first use.
 pub async fn load(state: &AppState, id: &str, headers: &HeaderMap) -> Result<Wizard, AppError> {
-    let session = authorised_session(state, id, headers).await?;
+    load_as(state, id, headers, Activity::Active).await
+}
+
+/// [`load`], saying whether the request is the clinician's doing (see [`Activity`]).
+pub async fn load_as(state: &AppState, id: &str, headers: &HeaderMap, activity: Activity) -> Result<Wizard, AppError> {
+    let session = authorised_session_as(state, id, headers, activity).await?;
     let context = session.context().map_err(internal("stored launch context unreadable"))?;
     let patient = session.patient().map_err(internal("stored patient unreadable"))?;
     let user = session.user().map_err(internal("stored user unreadable"))?;

@@ -13,7 +13,7 @@ use crate::{
 };
 use axum::{
     extract::{Path, State},
-    http::{header, HeaderMap, HeaderValue, StatusCode},
+    http::{HeaderMap, StatusCode},
     response::{Html, IntoResponse, Response},
     routing::get,
     Router,
@@ -23,17 +23,10 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/l/{launch}/referrals", get(list)).route("/l/{launch}/referrals/{id}", get(detail))
 }
 
-fn page(state: &AppState, status: StatusCode, html: String) -> Response {
-    let ancestors = state.config.frame_ancestors();
-    let ancestors = if ancestors.is_empty() { "'none'".to_string() } else { ancestors.join(" ") };
-    let csp = format!(
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"
-    );
-    let mut r = (status, Html(html)).into_response();
-    if let Ok(v) = HeaderValue::from_str(&csp) {
-        r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
-    }
-    r
+/// Status pages open inside the EHR's frame: the plain-page CSP (set for every response that has
+/// none of its own) lets only registered EHR origins frame them.
+fn page(_state: &AppState, status: StatusCode, html: String) -> Response {
+    (status, Html(html)).into_response()
 }
 
 fn failed(state: &AppState, what: &str, e: impl std::fmt::Display) -> Response {

@@ -30,6 +30,8 @@ pub struct UserRecord {
 pub struct NewSession {
     pub id: String,
     pub binding_hash: String,
+    /// The launching browser's fingerprint (checked when it sends no cookie).
+    pub fingerprint: String,
     pub ehr_id: String,
     pub patient_id: String,
     pub user_ref: String,
@@ -48,6 +50,9 @@ pub struct SessionRow {
     pub id: String,
     pub binding_hash: String,
     pub cookie_bound: bool,
+    pub fingerprint: String,
+    /// When the browser last did something in this launch (unix seconds).
+    pub last_seen_at: i64,
     pub ehr_id: String,
     pub patient_id: String,
     pub user_ref: String,
@@ -74,11 +79,13 @@ pub enum SessionError {
 pub async fn insert(db: &Db, cipher: &TokenCipher, s: &NewSession) -> Result<(), SessionError> {
     let tokens = serde_json::to_vec(&s.tokens).map_err(|e| SessionError::Corrupt(e.to_string()))?;
     sqlx::query(
-        "INSERT INTO launch_sessions (id, binding_hash, cookie_bound, ehr_id, patient_id, user_ref, context_json, patient_json, \
-         user_json, draft_json, tokens_enc, token_expires_at, created_at, expires_at) VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO launch_sessions (id, binding_hash, cookie_bound, fingerprint, ehr_id, patient_id, user_ref, context_json, \
+         patient_json, user_json, draft_json, tokens_enc, token_expires_at, created_at, expires_at, last_seen_at) \
+         VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&s.id)
     .bind(&s.binding_hash)
+    .bind(&s.fingerprint)
     .bind(&s.ehr_id)
     .bind(&s.patient_id)
     .bind(&s.user_ref)
@@ -90,6 +97,7 @@ pub async fn insert(db: &Db, cipher: &TokenCipher, s: &NewSession) -> Result<(),
     .bind(s.token_expires_at)
     .bind(s.created_at)
     .bind(s.expires_at)
+    .bind(s.created_at)
     .execute(db)
     .await?;
     Ok(())
@@ -106,6 +114,23 @@ pub async fn get(db: &Db, id: &str, now: i64) -> Result<Option<SessionRow>, Sess
 
 pub async fn mark_cookie_bound(db: &Db, id: &str) -> Result<(), SessionError> {
     sqlx::query("UPDATE launch_sessions SET cookie_bound = 1 WHERE id = ?").bind(id).execute(db).await?;
+    Ok(())
+}
+
+/// Records activity in the launch at `now`.
+pub async fn touch(db: &Db, id: &str, now: i64) -> Result<(), SessionError> {
+    sqlx::query("UPDATE launch_sessions SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?")
+        .bind(now)
+        .bind(id)
+        .bind(now)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Ends the launch `id` now (it stays readable to nobody; the purger deletes it).
+pub async fn end(db: &Db, id: &str, now: i64) -> Result<(), SessionError> {
+    sqlx::query("UPDATE launch_sessions SET expires_at = ? WHERE id = ?").bind(now).bind(id).execute(db).await?;
     Ok(())
 }
 

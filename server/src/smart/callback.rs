@@ -2,21 +2,27 @@
 //! exchanges the code, verifies the id_token, reads the patient and the user in parallel, and
 //! creates the launch-scoped session.
 
-use super::{discovery::SmartConfiguration, id_token, now_unix, pending, random_token, registry, token};
+use super::{
+    id_token,
+    launch_reads::{read_launch, read_user, LaunchReadError, Reader, Wanted},
+    now_unix, pending, random_token, registry, token,
+    token_response::absolute_fhir_context,
+};
 use crate::{
     config::EhrRegistration,
     error::LaunchError,
     fhir::{
-        client::{get_json, is_fhir_id, read_resource, FhirReadError},
-        reference::parse_reference,
+        client::{is_fhir_id, Expect},
+        identity::Mismatch,
+        reference::{parse_reference, Reference},
     },
-    http::server_timing::Stopwatch,
+    http::{client_addr, server_timing::Stopwatch},
     session::{binding, store},
     state::AppState,
 };
 use axum::{
     extract::{Query, State},
-    http::{header, HeaderValue},
+    http::{header, HeaderMap, HeaderValue},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
@@ -31,29 +37,68 @@ pub struct CallbackParams {
     error_description: Option<String>,
 }
 
-/// OAuth error codes are short ASCII words; anything else is not echoed anywhere.
-fn safe_error_code(code: &str) -> String {
-    if code.len() <= 64 && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
-        code.to_string()
-    } else {
-        "invalid_error_code".to_string()
-    }
+/// Whether this browser is the one that called `/launch` for `pending`: its state cookie, or, when
+/// it sends none, its fingerprint.
+fn same_browser(pending: &pending::PendingLaunch, headers: &HeaderMap) -> bool {
+    let presented = binding::presented(headers, &binding::state_cookie_name(&pending.state));
+    let fingerprint = binding::fingerprint(client_addr::of(headers), headers);
+    matches!(
+        binding::check(&pending.binding_hash, false, presented.as_deref(), &pending.fingerprint, &fingerprint),
+        binding::BindingCheck::FirstBound | binding::BindingCheck::Cookieless
+    )
 }
 
-pub async fn callback(State(state): State<AppState>, Query(p): Query<CallbackParams>) -> Result<Response, LaunchError> {
+pub async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(p): Query<CallbackParams>,
+) -> Result<Response, LaunchError> {
+    let state_param = p.state.clone().filter(|s| !s.is_empty() && s.len() <= 128);
+    let mut response = landing(&state, &headers, p, state_param.as_deref()).await?;
+    // The state cookie has done its job (it would expire with the pending launch anyway).
+    if let Some(cookie) =
+        state_param.as_deref().and_then(|s| HeaderValue::from_str(&binding::clear_state_cookie(s)).ok())
+    {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// The callback's work; a successful launch lands on its session.
+async fn landing(
+    state: &AppState,
+    headers: &HeaderMap,
+    p: CallbackParams,
+    state_param: Option<&str>,
+) -> Result<Response, LaunchError> {
     let mut stopwatch = Stopwatch::new();
     let now = now_unix();
-    let state_param = p.state.filter(|s| !s.is_empty() && s.len() <= 128);
-    let pending = match &state_param {
-        Some(s) => pending::take(&state.db, s, now)
+    let pending = match state_param {
+        Some(s) => pending::find(&state.db, s, now)
             .await
-            .map_err(|e| LaunchError::Internal(format!("take pending launch: {e}")))?,
+            .map_err(|e| LaunchError::Internal(format!("find pending launch: {e}")))?,
+        None => None,
+    };
+    // A callback opened in another browser neither uses nor burns the real browser's launch.
+    if let Some(found) = &pending {
+        if !same_browser(found, headers) {
+            tracing::warn!(ehr = %found.ehr_id, "callback refused: not the browser that started the launch");
+            return Err(LaunchError::WrongBrowser);
+        }
+    }
+    let pending = match pending {
+        Some(found) => {
+            let taken = pending::take(&state.db, &found.state)
+                .await
+                .map_err(|e| LaunchError::Internal(format!("take pending launch: {e}")))?;
+            taken.then_some(found)
+        }
         None => None,
     };
     if let Some(error) = p.error {
         // The state (if it was ours) is burnt either way: a denied launch cannot be resumed.
         return Err(LaunchError::AuthorizationDenied {
-            code: safe_error_code(&error),
+            code: token::safe_error_code(&error),
             description: p.error_description.map(|d| d.chars().take(200).collect()),
         });
     }
@@ -61,84 +106,67 @@ pub async fn callback(State(state): State<AppState>, Query(p): Query<CallbackPar
     let code = p.code.filter(|c| !c.is_empty() && c.len() <= 4096).ok_or(LaunchError::MissingParameter("code"))?;
     let ehr = registry::registration_by_id(&state.config, &pending.ehr_id)
         .ok_or_else(|| LaunchError::Internal(format!("EHR {} no longer registered", pending.ehr_id)))?;
-    let smart = stopwatch
-        .ehr(state.smart.discovery.get(&state.smart.http, &ehr.issuer))
-        .await
-        .map_err(|e| LaunchError::Discovery(e.to_string()))?;
+    let smart =
+        stopwatch.ehr(state.smart.discovery.get(&state.smart.http, ehr)).await.map_err(LaunchError::from_discovery)?;
 
     let (tokens, context) = stopwatch
         .ehr(token::exchange_code(
             &state.smart.http,
             ehr,
             state.smart.signers.get(&ehr.id),
-            &smart.token_endpoint,
+            &smart.token,
             &state.config.redirect_uri(),
             &code,
             &pending.pkce_verifier,
         ))
         .await
         .map_err(|e| {
-            state.smart.discovery.forget(&ehr.issuer);
+            state.smart.discovery.forget(ehr);
             LaunchError::TokenExchange(e.to_string())
         })?;
 
     let raw_id_token =
         context.id_token.as_deref().ok_or_else(|| LaunchError::IdToken("no id_token in the token response".into()))?;
-    let (issuer, jwks_uri) = stopwatch.ehr(oidc_endpoints(&state, ehr, &smart)).await?;
-    let identity = id_token::verify(
-        &state.smart.http,
-        &state.smart.jwks,
-        &jwks_uri,
-        &issuer,
-        &ehr.client_id,
-        &pending.nonce,
-        raw_id_token,
-    )
-    .await
-    .map_err(|e| LaunchError::IdToken(e.to_string()))?;
+    let identity = stopwatch
+        .ehr(id_token::verify(
+            &state.smart.http,
+            &state.smart.jwks,
+            &smart.jwks,
+            &smart.oidc_issuer,
+            &ehr.client_id,
+            &pending.nonce,
+            raw_id_token,
+        ))
+        .await
+        .map_err(|e| LaunchError::IdToken(e.to_string()))?;
 
-    if pending.launch.is_empty() {
-        return standalone_sign_in(&state, ehr, identity.fhir_user.as_deref(), &tokens.access_token, stopwatch).await;
-    }
-    let patient_id = context.patient.clone().filter(|p| is_fhir_id(p)).ok_or(LaunchError::MissingPatient)?;
     let user_ref = identity
         .fhir_user
         .as_deref()
         .and_then(|u| parse_reference(u, &ehr.issuer))
         .filter(|r| matches!(r.resource_type.as_str(), "Practitioner" | "PractitionerRole"))
         .ok_or(LaunchError::MissingUser)?;
+    let reader = Reader {
+        http: &state.smart.http,
+        base: &ehr.issuer,
+        access: &tokens.access_token,
+        expect: Expect::fhir_read(state.config.fhir_read_max_bytes),
+    };
+    if pending.launch.is_empty() {
+        return standalone_sign_in(state, ehr, &reader, &user_ref, stopwatch).await;
+    }
+    let patient_id = context.patient.clone().ok_or(LaunchError::MissingPatient)?;
     let draft_id = context.fhir_context.iter().find_map(|c| {
         let r = parse_reference(c.get("reference")?.as_str()?, &ehr.issuer)?;
         (r.resource_type == "ServiceRequest").then_some(r.id)
     });
-
-    let http = &state.smart.http;
-    let base = &ehr.issuer;
-    let access = tokens.access_token.as_str();
-    let (patient, user, draft) = stopwatch
-        .ehr(async {
-            tokio::join!(
-                read_resource(http, base, "Patient", &patient_id, access),
-                read_user(http, base, &user_ref.resource_type, &user_ref.id, access),
-                async {
-                    match &draft_id {
-                        Some(id) => read_resource(http, base, "ServiceRequest", id, access).await.map(Some),
-                        None => Ok(None),
-                    }
-                }
-            )
-        })
-        .await;
-    let patient = patient.map_err(|reason| LaunchError::FhirRead { resource: "Patient", reason })?;
-    let user = user.map_err(|(resource, reason)| LaunchError::FhirRead { resource, reason })?;
-    let draft = match draft {
-        Ok(d) => d.filter(|d| draft_is_for(d, &patient_id)),
-        Err(e) => {
-            // A missing draft does not stop the referral: the clinician fills the form instead.
-            tracing::warn!(ehr = %ehr.id, error = %e, "draft ServiceRequest from fhirContext could not be read");
-            None
-        }
+    let wanted = Wanted {
+        patient_id: &patient_id,
+        user: &user_ref,
+        draft_id: draft_id.as_deref(),
+        encounter_id: context.encounter.as_deref(),
     };
+    let data = stopwatch.ehr(read_launch(&reader, &wanted)).await.map_err(|e| launch_read_failed(ehr, e))?;
 
     let session_id = random_token(32);
     let binding_secret = random_token(32);
@@ -147,12 +175,13 @@ pub async fn callback(State(state): State<AppState>, Query(p): Query<CallbackPar
     let new = store::NewSession {
         id: session_id.clone(),
         binding_hash: binding::hash_secret(&binding_secret),
+        fingerprint: binding::fingerprint(client_addr::of(headers), headers),
         ehr_id: ehr.id.clone(),
         patient_id,
         user_ref: format!("{}/{}", user_ref.resource_type, user_ref.id),
         context: store::LaunchContext {
-            encounter: context.encounter.clone(),
-            fhir_context: context.fhir_context.clone(),
+            encounter: data.encounter,
+            fhir_context: absolute_fhir_context(&context.fhir_context, &ehr.issuer),
             need_patient_banner: context.need_patient_banner.unwrap_or(true),
             smart_style_url: context.smart_style_url.clone(),
             intent: context.intent.clone(),
@@ -165,9 +194,9 @@ pub async fn callback(State(state): State<AppState>, Query(p): Query<CallbackPar
             return_url: context.ereferral_return_url.clone().filter(|u| return_url_allowed(u, ehr)),
             id_token_subject: identity.subject,
         },
-        patient,
-        user,
-        draft,
+        patient: data.patient,
+        user: data.user,
+        draft: data.draft,
         tokens,
         token_expires_at,
         created_at: now,
@@ -191,23 +220,38 @@ pub async fn callback(State(state): State<AppState>, Query(p): Query<CallbackPar
     Ok(response)
 }
 
+/// A failed or mismatched read during the launch, as the clinician's error; a mismatch is logged
+/// as a safety event (ids only).
+fn launch_read_failed(ehr: &EhrRegistration, e: LaunchReadError) -> LaunchError {
+    match e {
+        LaunchReadError::Read { resource, reason } => LaunchError::FhirRead { resource, reason },
+        LaunchReadError::WrongPatient(m) => {
+            tracing::error!(target: "safety", ehr = %ehr.id, mismatch = %m, "the EHR returned another patient than the launch named; nothing was stored");
+            LaunchError::WrongPatient { resource: mismatch_resource(&m) }
+        }
+        LaunchReadError::WrongUser(m) => {
+            tracing::error!(target: "safety", ehr = %ehr.id, mismatch = %m, "the EHR returned another user than fhirUser names; nothing was stored");
+            LaunchError::WrongUser { resource: mismatch_resource(&m) }
+        }
+    }
+}
+
+fn mismatch_resource(m: &Mismatch) -> &'static str {
+    match m {
+        Mismatch::OtherResource { resource_type, .. } | Mismatch::OtherSubject { resource_type, .. } => resource_type,
+    }
+}
+
 /// A standalone launch: the EHR signed a practitioner in (no patient). Their own session shows
 /// "my referrals" across patients.
 async fn standalone_sign_in(
     state: &AppState,
     ehr: &EhrRegistration,
-    fhir_user: Option<&str>,
-    access: &str,
+    reader: &Reader<'_>,
+    user_ref: &Reference,
     mut stopwatch: Stopwatch,
 ) -> Result<Response, LaunchError> {
-    let user_ref = fhir_user
-        .and_then(|u| parse_reference(u, &ehr.issuer))
-        .filter(|r| matches!(r.resource_type.as_str(), "Practitioner" | "PractitionerRole"))
-        .ok_or(LaunchError::MissingUser)?;
-    let user = stopwatch
-        .ehr(read_user(&state.smart.http, &ehr.issuer, &user_ref.resource_type, &user_ref.id, access))
-        .await
-        .map_err(|(resource, reason)| LaunchError::FhirRead { resource, reason })?;
+    let user = stopwatch.ehr(read_user(reader, user_ref)).await.map_err(|e| launch_read_failed(ehr, e))?;
     let practitioner_id = user
         .practitioner
         .get("id")
@@ -226,70 +270,6 @@ async fn standalone_sign_in(
     Ok(response)
 }
 
-/// The OIDC issuer and JWKS: from the SMART configuration, else from OpenID discovery.
-async fn oidc_endpoints(
-    state: &AppState,
-    ehr: &EhrRegistration,
-    smart: &SmartConfiguration,
-) -> Result<(String, Url), LaunchError> {
-    let issuer = smart.issuer.clone().unwrap_or_else(|| ehr.issuer.clone());
-    let issuer_str = issuer.as_str().trim_end_matches('/').to_string();
-    if let Some(jwks) = &smart.jwks_uri {
-        return Ok((issuer_str, jwks.clone()));
-    }
-    let url = Url::parse(&format!("{issuer_str}/.well-known/openid-configuration"))
-        .map_err(|e| LaunchError::Discovery(e.to_string()))?;
-    let doc = get_json(&state.smart.http, &url, "application/json")
-        .await
-        .map_err(|e| LaunchError::Discovery(e.to_string()))?;
-    let jwks = doc
-        .get("jwks_uri")
-        .and_then(Value::as_str)
-        .and_then(|u| Url::parse(u).ok())
-        .filter(super::discovery::endpoint_allowed)
-        .ok_or_else(|| LaunchError::Discovery("openid-configuration has no usable jwks_uri".into()))?;
-    Ok((issuer_str, jwks))
-}
-
-/// The user's Practitioner, and their PractitionerRole when `fhirUser` names one.
-async fn read_user(
-    http: &reqwest::Client,
-    base: &Url,
-    resource_type: &str,
-    id: &str,
-    access: &str,
-) -> Result<store::UserRecord, (&'static str, FhirReadError)> {
-    if resource_type == "Practitioner" {
-        let practitioner =
-            read_resource(http, base, "Practitioner", id, access).await.map_err(|e| ("Practitioner", e))?;
-        return Ok(store::UserRecord { practitioner, role: None });
-    }
-    let role = read_resource(http, base, "PractitionerRole", id, access).await.map_err(|e| ("PractitionerRole", e))?;
-    let practitioner_ref = role
-        .pointer("/practitioner/reference")
-        .and_then(Value::as_str)
-        .and_then(|r| parse_reference(r, base))
-        .filter(|r| r.resource_type == "Practitioner")
-        .ok_or((
-            "PractitionerRole",
-            FhirReadError::WrongType { expected: "Practitioner reference", found: "none".into() },
-        ))?;
-    let practitioner = read_resource(http, base, "Practitioner", &practitioner_ref.id, access)
-        .await
-        .map_err(|e| ("Practitioner", e))?;
-    Ok(store::UserRecord { practitioner, role: Some(role) })
-}
-
-/// A draft is only used to pre-fill when it is about the launched patient.
-fn draft_is_for(draft: &Value, patient_id: &str) -> bool {
-    let subject = draft.pointer("/subject/reference").and_then(Value::as_str).unwrap_or_default();
-    let ok = subject == format!("Patient/{patient_id}") || subject.ends_with(&format!("/Patient/{patient_id}"));
-    if !ok {
-        tracing::warn!("draft ServiceRequest from fhirContext is for another patient: ignored");
-    }
-    ok
-}
-
 /// Link-mode return URLs must point at one of the EHR's registered origins.
 fn return_url_allowed(url: &str, ehr: &EhrRegistration) -> bool {
     Url::parse(url).is_ok_and(|u| ehr.allowed_origins.iter().any(|o| *o == u.origin().ascii_serialization()))
@@ -298,25 +278,16 @@ fn return_url_allowed(url: &str, ehr: &EhrRegistration) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn error_codes_are_sanitised() {
-        assert_eq!(safe_error_code("access_denied"), "access_denied");
-        assert_eq!(safe_error_code("<script>"), "invalid_error_code");
-    }
-
-    #[test]
-    fn drafts_for_other_patients_are_ignored() {
-        assert!(draft_is_for(&json!({"subject": {"reference": "Patient/p1"}}), "p1"));
-        assert!(draft_is_for(&json!({"subject": {"reference": "https://e/fhir/Patient/p1"}}), "p1"));
-        assert!(!draft_is_for(&json!({"subject": {"reference": "Patient/p2"}}), "p1"));
-        assert!(!draft_is_for(&json!({}), "p1"));
+        assert_eq!(token::safe_error_code("access_denied"), "access_denied");
+        assert_eq!(token::safe_error_code("<script>"), "invalid_error_code");
     }
 
     #[test]
     fn return_urls_only_to_registered_origins() {
-        let ehr = crate::config::sandbox_registration(&Url::parse("http://127.0.0.1:3100").unwrap());
+        let ehr = crate::config::tests_support::registration("http://127.0.0.1:3100/fhir");
         assert!(return_url_allowed("http://127.0.0.1:3100/?returned=1", &ehr));
         assert!(!return_url_allowed("http://evil.example/?x", &ehr));
         assert!(!return_url_allowed("javascript:alert(1)", &ehr));

@@ -26,6 +26,8 @@ pub enum AssertionError {
     Read { path: String, source: std::io::Error },
     #[error("key file {path} is not a {alg:?} private key in PEM: {source}")]
     Key { path: String, alg: JwtAlg, source: jsonwebtoken::errors::Error },
+    #[error("key file {0} is one of the sandbox EHR's public development keys")]
+    SandboxKey(String),
     #[error("cannot sign the client assertion: {0}")]
     Sign(#[from] jsonwebtoken::errors::Error),
 }
@@ -57,6 +59,9 @@ impl AssertionSigner {
     pub fn from_file(path: &Path, alg: JwtAlg, kid: &str) -> Result<Self, AssertionError> {
         let shown = path.display().to_string();
         let pem = std::fs::read(path).map_err(|source| AssertionError::Read { path: shown.clone(), source })?;
+        if crate::sandbox_credentials::is_sandbox_private_key(&pem) {
+            return Err(AssertionError::SandboxKey(shown));
+        }
         Self::from_pem(&pem, alg, kid, &shown)
     }
 

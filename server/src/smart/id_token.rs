@@ -1,8 +1,9 @@
 //! id_token verification with `openidconnect`: signature against the issuer's JWKS (cached,
 //! refetched once on an unknown key), algorithm allow-list (no `none`, no HMAC), `iss`, `aud`,
-//! `exp` and `nonce`.
+//! `exp` and `nonce`. A token naming a key we have not seen makes us fetch the issuer's keys
+//! again (rate limited), so a key rotation does not break launches.
 
-use crate::fhir::client::get_json;
+use crate::fhir::client::{get_json, Expect};
 use openidconnect::{
     core::{
         CoreGenderClaim, CoreIdTokenVerifier, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm,
@@ -48,29 +49,100 @@ pub enum IdTokenError {
     Claims(String),
     #[error("JWKS unavailable: {0}")]
     Jwks(String),
+    #[error("signed by a key the issuer does not publish (kid {0:?}), even after fetching its keys again")]
+    UnknownKey(String),
 }
 
+/// The `kid` in a compact JWT's header, if it has one. Reads only the header (base64url JSON);
+/// the signature is checked by `openidconnect` afterwards.
+pub fn header_kid(raw: &str) -> Option<String> {
+    use base64::Engine;
+    let header = raw.split('.').next().filter(|h| h.len() <= 4096)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header.trim_end_matches('=')).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    value.get("kid")?.as_str().filter(|k| !k.is_empty() && k.len() <= 256).map(str::to_string)
+}
+
+fn has_kid(set: &CoreJsonWebKeySet, kid: &str) -> bool {
+    use openidconnect::JsonWebKey;
+    set.keys().iter().any(|k| k.key_id().is_some_and(|id| id.as_str() == kid))
+}
+
+struct CachedSet {
+    fetched: Instant,
+    set: CoreJsonWebKeySet,
+    /// When a token with an unknown `kid` last made us fetch before the set was due.
+    forced: Option<Instant>,
+}
+
+/// JWK Sets by URL: kept `ttl`, fetched again early when a token names a key the cached set lacks
+/// (the issuer rotated its keys), at most once per `min_refetch` per URL.
 pub struct JwksCache {
     ttl: Duration,
-    entries: Mutex<HashMap<String, (Instant, CoreJsonWebKeySet)>>,
+    min_refetch: Duration,
+    entries: Mutex<HashMap<String, CachedSet>>,
+    /// One fetch at a time: concurrent launches after a rotation share the one refetch.
+    fetching: tokio::sync::Mutex<()>,
 }
 
 impl JwksCache {
     pub fn new(ttl: Duration) -> Self {
-        JwksCache { ttl, entries: Mutex::new(HashMap::new()) }
+        Self::with_refetch_interval(ttl, Duration::from_secs(60))
     }
 
-    async fn get(&self, http: &reqwest::Client, url: &Url, fresh: bool) -> Result<CoreJsonWebKeySet, IdTokenError> {
-        if !fresh {
-            if let Some((at, set)) = self.entries.lock().expect("jwks lock").get(url.as_str()) {
-                if at.elapsed() < self.ttl {
-                    return Ok(set.clone());
-                }
-            }
+    pub fn with_refetch_interval(ttl: Duration, min_refetch: Duration) -> Self {
+        JwksCache { ttl, min_refetch, entries: Mutex::new(HashMap::new()), fetching: tokio::sync::Mutex::new(()) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedSet>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A usable cached set: not expired, and holding `kid` when one is named.
+    fn cached(&self, url: &Url, kid: Option<&str>) -> Option<CoreJsonWebKeySet> {
+        let map = self.lock();
+        let entry = map.get(url.as_str())?;
+        (entry.fetched.elapsed() < self.ttl && kid.is_none_or(|k| has_kid(&entry.set, k))).then(|| entry.set.clone())
+    }
+
+    /// The key set to verify a token naming `kid` with.
+    async fn key_set(
+        &self,
+        http: &reqwest::Client,
+        url: &Url,
+        kid: Option<&str>,
+    ) -> Result<CoreJsonWebKeySet, IdTokenError> {
+        if let Some(set) = self.cached(url, kid) {
+            return Ok(set);
         }
-        let doc = get_json(http, url, "application/json").await.map_err(|e| IdTokenError::Jwks(e.to_string()))?;
+        let _one_at_a_time = self.fetching.lock().await;
+        // Another launch may have fetched while we waited.
+        if let Some(set) = self.cached(url, kid) {
+            return Ok(set);
+        }
+        let (stale, forced_recently) = {
+            let map = self.lock();
+            match map.get(url.as_str()) {
+                Some(e) if e.fetched.elapsed() < self.ttl => {
+                    (Some(e.set.clone()), e.forced.is_some_and(|f| f.elapsed() < self.min_refetch))
+                }
+                _ => (None, false),
+            }
+        };
+        if let (Some(set), true) = (&stale, forced_recently) {
+            // The kid is unknown, and we looked again a moment ago: do not let tokens make us
+            // hammer the issuer.
+            return Ok(set.clone());
+        }
+        let forced = stale.is_some().then(Instant::now);
+        if forced.is_some() {
+            tracing::info!(jwks = %url, "id_token names a key we do not have: fetching the issuer's keys again");
+        }
+        let doc = get_json(http, url, "application/json", Expect::JWKS)
+            .await
+            .map_err(|e| IdTokenError::Jwks(e.to_string()))?;
         let set: CoreJsonWebKeySet = serde_json::from_value(doc).map_err(|e| IdTokenError::Jwks(e.to_string()))?;
-        self.entries.lock().expect("jwks lock").insert(url.as_str().to_string(), (Instant::now(), set.clone()));
+        self.lock().insert(url.as_str().to_string(), CachedSet { fetched: Instant::now(), set: set.clone(), forced });
         Ok(set)
     }
 }
@@ -87,22 +159,37 @@ pub async fn verify(
 ) -> Result<VerifiedIdentity, IdTokenError> {
     let token: SmartIdToken = raw.parse().map_err(|e: serde_json::Error| IdTokenError::Malformed(e.to_string()))?;
     let issuer = IssuerUrl::new(issuer.to_string()).map_err(|e| IdTokenError::Claims(e.to_string()))?;
-    let check = |jwks: CoreJsonWebKeySet| -> Result<VerifiedIdentity, String> {
-        let verifier =
-            CoreIdTokenVerifier::new_public_client(ClientId::new(client_id.to_string()), issuer.clone(), jwks)
-                .set_allowed_algs(ALLOWED_ALGS);
-        let claims = token.claims(&verifier, &Nonce::new(nonce.to_string())).map_err(|e| e.to_string())?;
-        Ok(VerifiedIdentity {
-            subject: claims.subject().as_str().to_string(),
-            fhir_user: claims.additional_claims().fhir_user.clone(),
-        })
-    };
-    match check(cache.get(http, jwks_uri, false).await?) {
-        Ok(identity) => Ok(identity),
-        // The issuer may have rotated its keys since we cached them: one fresh look, no more.
-        Err(first) if first.contains("key") || first.contains("signature") => {
-            check(cache.get(http, jwks_uri, true).await?).map_err(IdTokenError::Claims)
+    let kid = header_kid(raw);
+    let jwks = cache.key_set(http, jwks_uri, kid.as_deref()).await?;
+    if let Some(kid) = &kid {
+        if !has_kid(&jwks, kid) {
+            return Err(IdTokenError::UnknownKey(kid.chars().take(64).collect()));
         }
-        Err(e) => Err(IdTokenError::Claims(e)),
+    }
+    let verifier = CoreIdTokenVerifier::new_public_client(ClientId::new(client_id.to_string()), issuer, jwks)
+        .set_allowed_algs(ALLOWED_ALGS);
+    let claims =
+        token.claims(&verifier, &Nonce::new(nonce.to_string())).map_err(|e| IdTokenError::Claims(e.to_string()))?;
+    Ok(VerifiedIdentity {
+        subject: claims.subject().as_str().to_string(),
+        fhir_user: claims.additional_claims().fhir_user.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kid_is_read_from_the_header_only() {
+        use base64::Engine;
+        let enc = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        let jwt = format!("{}.{}.sig", enc(r#"{"alg":"RS256","kid":"k-2026"}"#), enc(r#"{"kid":"not-this"}"#));
+        assert_eq!(header_kid(&jwt).as_deref(), Some("k-2026"));
+        assert_eq!(header_kid(&format!("{}.x.y", enc(r#"{"alg":"RS256"}"#))), None);
+        assert_eq!(header_kid(&format!("{}.x.y", enc(r#"{"kid":7}"#))), None);
+        for junk in ["", ".", "é.é.é", "!!!!", &"A".repeat(10_000)] {
+            assert_eq!(header_kid(junk), None, "{junk:.20}");
+        }
     }
 }

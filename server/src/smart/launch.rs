@@ -1,9 +1,15 @@
 //! `GET /launch?iss=…&launch=…`: the EHR launch's first leg.
 
 use super::{now_unix, pending, random_token, registry};
-use crate::{error::LaunchError, http::server_timing::Stopwatch, state::AppState};
+use crate::{
+    error::LaunchError,
+    http::{client_addr, server_timing::Stopwatch},
+    session::binding,
+    state::AppState,
+};
 use axum::{
     extract::{Query, State},
+    http::{header, HeaderMap, HeaderValue},
     response::{IntoResponse, Redirect, Response},
 };
 use oauth2::PkceCodeChallenge;
@@ -21,6 +27,7 @@ const MAX_LAUNCH_LEN: usize = 4096;
 
 pub async fn launch(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Query(params): Query<LaunchParams>,
 ) -> Result<Response, LaunchError> {
     let mut stopwatch = Stopwatch::new();
@@ -37,20 +44,25 @@ pub async fn launch(
         LaunchError::UnknownIssuer
     })?;
 
-    let smart = stopwatch.ehr(state.smart.discovery.get(&state.smart.http, &ehr.issuer)).await.map_err(|e| {
+    // The endpoints are checked (https, and pinned to the issuer's or a registered origin)
+    // before the browser is sent anywhere.
+    let smart = stopwatch.ehr(state.smart.discovery.get(&state.smart.http, ehr)).await.map_err(|e| {
         tracing::error!(ehr = %ehr.id, error = %e, "SMART discovery failed");
-        LaunchError::Discovery(e.to_string())
+        LaunchError::from_discovery(e)
     })?;
 
     // The verifier stays in our database; only its S256 challenge goes to the browser.
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256_len(64);
     let now = now_unix();
+    let binding_secret = random_token(32);
     let pending = pending::PendingLaunch {
         state: random_token(32),
         ehr_id: ehr.id.clone(),
         launch: launch.clone(),
         pkce_verifier: verifier.secret().clone(),
         nonce: random_token(32),
+        binding_hash: binding::hash_secret(&binding_secret),
+        fingerprint: binding::fingerprint(client_addr::of(&headers), &headers),
         created_at: now,
         expires_at: now + state.config.launch_ttl_secs as i64,
     };
@@ -59,7 +71,7 @@ pub async fn launch(
         .map_err(|e| LaunchError::Internal(format!("store pending launch: {e}")))?;
 
     let url = authorize_url(
-        &smart.authorization_endpoint,
+        &smart.authorization,
         &ehr.client_id,
         &state.config.redirect_uri(),
         &if launch.is_empty() { standalone_scopes(&ehr.scopes) } else { ehr.scopes.clone() },
@@ -72,6 +84,8 @@ pub async fn launch(
     tracing::info!(ehr = %ehr.id, "launch started, redirecting to authorize");
     let mut response = Redirect::to(url.as_str()).into_response();
     response.headers_mut().extend([stopwatch.header()]);
+    let cookie = binding::set_state_cookie(&pending.state, &binding_secret, state.config.launch_ttl_secs);
+    response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("cookie is ASCII"));
     Ok(response)
 }
 

@@ -6,9 +6,11 @@ pub mod client_assertion;
 pub mod discovery;
 pub mod id_token;
 pub mod launch;
+pub mod launch_reads;
 pub mod pending;
 pub mod registry;
 pub mod token;
+pub mod token_response;
 
 use crate::{
     config::{ClientAuthConfig, Config},

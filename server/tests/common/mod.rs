@@ -2,6 +2,9 @@
 //! fresh database each.
 #![allow(dead_code)]
 
+#[cfg(not(feature = "sandbox"))]
+compile_error!("the integration tests run against the built-in sandbox EHR: build them with `--features sandbox` (./scripts/test.sh does)");
+
 pub mod fhir_validation;
 
 use reqwest::{header, redirect, StatusCode};
@@ -63,6 +66,9 @@ pub async fn start() -> TestEnv {
 
 /// Client id of the app at the separately started sandbox (see [`start_with_external_ehr`]).
 pub const EXTERNAL_CLIENT_ID: &str = "ereferral-external";
+/// The bearer a separately started sandbox accepts at `$process-message` from the app registered
+/// there (the sandbox's own dev bearer may not secure any other registration).
+pub const EXTERNAL_BEARER: &str = "external-ehr-bearer";
 
 /// A file of the sandbox's fixed test client keys (`sandbox/tests/keys/`), as an absolute path.
 pub fn test_key_path(file: &str) -> PathBuf {
@@ -77,14 +83,14 @@ pub fn test_client_jwks() -> serde_json::Value {
 /// Starts the sandbox on its own, as somebody else's EHR, with the app registered there as
 /// [`EXTERNAL_CLIENT_ID`] authenticating with `sandbox_auth`; then the app, embedded sandbox
 /// disabled, with that EHR configured through a TOML `[[ehr]]` whose `client_auth` is
-/// `client_auth_toml` (an inline table). `extra_ehr_toml` adds lines to the `[[ehr]]` table.
+/// `client_auth_toml` (an inline table). `extra_ehr_toml` adds lines to the `[[ehr]]` table
+/// (`SANDBOX_PORT` in it is replaced by the sandbox's port).
 pub async fn start_with_external_ehr(
     sandbox_auth: ClientAuth,
     client_auth_toml: &str,
     extra_ehr_toml: &str,
 ) -> TestEnv {
-    let token = sandbox::STATIC_DEV_TOKEN;
-    let auth = format!(r#"{{ method = "static_bearer", token = "{token}" }}"#);
+    let auth = format!(r#"{{ method = "static_bearer", token = "{EXTERNAL_BEARER}" }}"#);
     start_with_external_ehr_delivering(sandbox_auth, client_auth_toml, &auth, "", extra_ehr_toml, &[]).await
 }
 
@@ -104,6 +110,7 @@ pub async fn start_with_external_ehr_delivering(
     let app_port = app_listener.local_addr().unwrap().port();
     let app_url = Url::parse(&format!("http://localhost:{app_port}/")).unwrap();
     let mut sandbox_config = SandboxConfig::default_for_app(&app_url);
+    sandbox_config.static_bearers.push(EXTERNAL_BEARER.into());
     sandbox_config.clients.push(ClientRegistration {
         client_id: EXTERNAL_CLIENT_ID.into(),
         redirect_uris: vec![app_url.join("callback").unwrap().to_string()],
@@ -117,6 +124,8 @@ pub async fn start_with_external_ehr_delivering(
     let sandbox = sandbox::start(sandbox_config, sandbox_listener).await.expect("start the sandbox");
     let fhir = sandbox.fhir_base();
     let origin = sandbox.base_url().origin().ascii_serialization();
+    let sandbox_port = sandbox.base_url().port().expect("the sandbox has a port").to_string();
+    let extra_ehr_toml = extra_ehr_toml.replace("SANDBOX_PORT", &sandbox_port);
     let toml = format!(
         r#"
 [[ehr]]
@@ -181,7 +190,12 @@ impl Jar {
             let v = v.to_str().unwrap();
             let pair = v.split(';').next().unwrap();
             let (k, val) = pair.split_once('=').unwrap();
-            self.0.insert(k.trim().into(), val.trim().into());
+            // A cookie set to expire now is removed, as a browser does.
+            if v.contains("Max-Age=0") {
+                self.0.remove(k.trim());
+            } else {
+                self.0.insert(k.trim().into(), val.trim().into());
+            }
         }
     }
     pub fn header(&self) -> String {
@@ -343,4 +357,61 @@ where
 
 pub async fn count(env: &TestEnv, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(&env.state.db).await.unwrap()
+}
+
+/// A bearer from our token endpoint for the sandbox EHR as API client (its dev key signs the
+/// assertion), with `scope`.
+pub async fn api_token(env: &TestEnv, scope: &str) -> String {
+    let pem =
+        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sandbox/keys/api-client-es384.pem"))
+            .unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES384);
+    header.kid = Some("sandbox-ehr-api-es384".into());
+    let now = server::smart::now_unix();
+    let aud = format!("{}auth/token", env.app_url);
+    let claims = serde_json::json!({"iss": "sandbox-ehr", "sub": "sandbox-ehr", "aud": aud, "exp": now + 120, "jti": uuid::Uuid::new_v4().to_string()});
+    let assertion =
+        jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_ec_pem(&pem).unwrap()).unwrap();
+    let r = env
+        .http
+        .post(&aud)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", scope),
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            ("client_assertion", &assertion),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json::<serde_json::Value>().await.unwrap()["access_token"].as_str().unwrap().to_string()
+}
+
+/// A `revoke-service-request`-shaped message (any event and system) focused on `focus`.
+pub fn revoke_message(event: &str, system: &str, focus: &str) -> serde_json::Value {
+    serde_json::json!({
+        "resourceType": "Bundle", "id": uuid::Uuid::new_v4().to_string(), "type": "message",
+        "timestamp": "2026-11-22T12:00:00Z",
+        "entry": [{"fullUrl": "urn:uuid:4b0e2c1a-0000-4000-8000-000000000001", "resource": {
+            "resourceType": "MessageHeader", "id": "4b0e2c1a-0000-4000-8000-000000000001",
+            "eventCoding": {"system": system, "code": event},
+            "source": {"endpoint": "http://ehr.example/fhir/$process-message"},
+            "focus": [{"reference": focus}]
+        }}]
+    })
+}
+
+/// POSTs `body` to our `$process-message`.
+pub async fn post_message(env: &TestEnv, token: Option<&str>, body: &[u8]) -> (StatusCode, serde_json::Value) {
+    let mut r = env
+        .http
+        .post(format!("{}fhir/$process-message", env.app_url))
+        .header("content-type", "application/fhir+json")
+        .body(body.to_vec());
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    let r = r.send().await.unwrap();
+    (r.status(), r.json().await.unwrap_or(serde_json::Value::Null))
 }

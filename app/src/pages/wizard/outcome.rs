@@ -77,12 +77,18 @@ pub fn OutcomePage(v: WizardView) -> impl IntoView {
             let manual = delivery != DeliveryView::Delivered;
             let ehr = ehr_name(&v.close);
             let status_url = format!("/l/{}/do/delivery", v.launch);
+            // Never "accepted" beside the EHR's refusal: the service has the referral, the EHR
+            // may not.
+            let heading = match &delivery {
+                DeliveryView::Rejected { .. } => "Referral recorded: your EHR refused its notification",
+                _ => "Referral sent",
+            };
             view! {
                 <section class="card done" data-testid="referral-sent">
-                    <h1 tabindex="-1" id="outcome-heading">"Referral sent"</h1>
+                    <h1 tabindex="-1" id="outcome-heading">{heading}</h1>
                     <p>
                         "Your referral to "<strong>{v.chosen.map(|c| c.name).unwrap_or_default()}</strong>" for "
-                        <strong>{v.header.patient.name.clone()}</strong>" has been accepted."
+                        <strong>{v.header.patient.name.clone()}</strong>" is recorded with the service."
                     </p>
                     <p>"Referral number: "<strong class="ref-number" data-testid="referral-number">{referral_number}</strong></p>
                     <DeliveryStatus delivery ehr status_url/>
