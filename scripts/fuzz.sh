@@ -128,11 +128,12 @@ for t in "${TARGETS[@]}"; do
       echo "    crash: $artifact; minimising"
       grep -aE 'panicked at|ERROR: (libFuzzer|AddressSanitizer)' "$log" | head -3 | sed 's/^/    /' || true
       mkdir -p "fuzz/regressions/$t"
+      marker=$(mktemp)
       nice -n 10 cargo fuzz tmin "${FLAGS[@]}" "$t" "$artifact" -- -timeout="$TIMEOUT" \
         >"$LOGS/$t.tmin.log" 2>&1 || true
-      min=$(grep -aoE "CRASH_MIN: failed to minimize beyond [^ ]+|Minimized artifact:[^\n]*" "$LOGS/$t.tmin.log" |
-        tail -1 | awk '{print $NF}' || true)
-      [ -z "$min" ] || [ ! -f "$min" ] && min=$(ls -t "fuzz/artifacts/$t"/minimized-from-* 2>/dev/null | head -1 || true)
+      # As cargo fuzz itself does: the minimised input is the newest artifact since tmin started.
+      min=$(find "fuzz/artifacts/$t" -type f -newer "$marker" -printf '%T@ %p\n' | sort -n | tail -1 | cut -d' ' -f2-)
+      rm -f "$marker"
       [ -z "$min" ] && min=$artifact
       cp "$min" "fuzz/regressions/$t/$(basename "$artifact")"
       verdict="$verdict: fuzz/regressions/$t/$(basename "$artifact")"

@@ -37,6 +37,6 @@ test('the app refuses to be framed by a site that is not a registered EHR', asyn
   const csp = response.headers()['content-security-policy'];
   expect(csp).toContain(`frame-ancestors ${EHR_URL}`);
   expect(csp).not.toContain('unsafe-inline');
-  expect(response.headers()['referrer-policy']).toBe('no-referrer');
+  expect(response.headers()['referrer-policy']).toBe('same-origin');
   expect(response.headers()['x-content-type-options']).toBe('nosniff');
 });

@@ -164,7 +164,7 @@ async fn healthz_and_security_headers() {
     let env = start().await;
     let r = env.http.get(env.app_url.join("/healthz").unwrap()).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(r.headers()[header::REFERRER_POLICY], "no-referrer");
+    assert_eq!(r.headers()[header::REFERRER_POLICY], "same-origin");
     assert_eq!(r.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     let csp = r.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
     assert!(csp.contains("frame-ancestors http://127.0.0.1:"), "{csp}");

@@ -169,7 +169,7 @@ async fn security_headers_a_review_expects() {
     let (l, _) = launched(&env, launch_request("pat-1", "Practitioner/prac-1")).await;
     let r = env.http.get(l.url(&env, "/service")).header(header::COOKIE, l.jar.header()).send().await.unwrap();
     let h = r.headers();
-    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert_eq!(h["referrer-policy"], "same-origin", "no other site sees a launch URL; our posts carry our Origin");
     assert!(h["permissions-policy"].to_str().unwrap().contains("camera=()"));
     assert_eq!(h["cross-origin-opener-policy"], "unsafe-none", "the EHR's new tab keeps its opener to close us");
     assert!(h.get(header::STRICT_TRANSPORT_SECURITY).is_none(), "no HSTS over http");

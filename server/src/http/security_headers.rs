@@ -5,7 +5,9 @@
 //! pages (no scripts; our stylesheet and images; forms to us), framed only by registered EHR
 //! origins, unless it set a stricter one itself (the console and "my referrals" are never framed).
 //!
-//! Also: `Referrer-Policy: no-referrer` (URLs carry launch ids), `nosniff`, a
+//! Also: `Referrer-Policy: same-origin` (URLs carry launch ids: no other site ever sees one; and
+//! unlike `no-referrer`, browsers then send our own form posts a real `Origin` instead of `null`,
+//! which the cross-site check needs), `nosniff`, a
 //! `Permissions-Policy` that turns off every powerful feature, `Cross-Origin-Resource-Policy:
 //! same-origin` (no other site embeds our files or API answers), and HSTS when we are served over
 //! https. There is no `Cross-Origin-Opener-Policy` isolation on launch pages on purpose: a launch
@@ -87,13 +89,13 @@ pub async fn apply(State(policy): State<SecurityHeaders>, request: Request, next
     let coop = opener_policy(request.uri().path());
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(
         PERMISSIONS_POLICY,
         HeaderValue::from_static(
             "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), magnetometer=(), \
-             microphone=(), payment=(), usb=(), interest-cohort=()",
+             microphone=(), payment=(), usb=()",
         ),
     );
     headers.insert(COOP, HeaderValue::from_static(coop));
