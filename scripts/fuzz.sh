@@ -10,7 +10,8 @@
 #
 # Environment:
 #   FUZZ_RUNS=1000000        executions per target (libFuzzer -runs)
-#   FUZZ_MAX_TIME=           seconds per target (libFuzzer -max_total_time), if set
+#   FUZZ_MAX_TIME=           seconds per target (libFuzzer -max_total_time), if set; without it
+#                            only client_assertion_signed has a budget (1800 s: ~28 ms per input)
 #   FUZZ_TIMEOUT=10          seconds one input may take before it counts as a hang
 #   FUZZ_SANITIZER=address   address (default) or none (faster, finds panics and hangs only)
 #   FUZZ_CMIN=1              0 to keep the corpus unminimised after the runs
@@ -31,30 +32,32 @@ TIMEOUT=${FUZZ_TIMEOUT:-10}
 SANITIZER=${FUZZ_SANITIZER:-address}
 CMIN=${FUZZ_CMIN:-1}
 read -r -a EXTRA <<<"${FUZZ_ARGS:-}"
-if [ -n "${FUZZ_MAX_TIME:-}" ]; then EXTRA+=("-max_total_time=$FUZZ_MAX_TIME"); fi
 
-# target            max_len  dictionary
+# target                max_len  dictionary  time budget (s; "-": none. FUZZ_MAX_TIME overrides)
 TABLE="
-inbound_message       65536  json
-event_coding           4096  json
-fhir_reference         4096  url
-fhir_resources_read   65536  json
-outbound_answers      16384  json
-client_assertion       8192  jwt
-wizard_form           32768  form
-multipart_upload      65536  multipart
-service_catalogue     65536  json
-message_bundle_checks 65536  json
-staff_action           4096  form
-misc_inputs            4096  url
+inbound_message           65536  json       -
+event_coding               4096  json       -
+fhir_reference             4096  url        -
+fhir_resources_read       65536  json       -
+outbound_answers          16384  json       -
+client_assertion           8192  jwt        -
+client_assertion_signed    4096  jwt        1800
+wizard_form               32768  form       -
+multipart_upload          65536  multipart  -
+service_catalogue         65536  json       -
+message_bundle_checks     65536  json       -
+staff_action               4096  form       -
+token_response            16384  json       -
+misc_inputs                4096  url        -
 "
-declare -A MAX_LEN DICT
+declare -A MAX_LEN DICT BUDGET
 ALL=()
-while read -r name len dict; do
+while read -r name len dict budget; do
   [ -z "$name" ] && continue
   ALL+=("$name")
   MAX_LEN[$name]=$len
   DICT[$name]=$dict
+  BUDGET[$name]=$budget
 done <<<"$TABLE"
 
 mode=fuzz
@@ -104,12 +107,15 @@ for t in "${TARGETS[@]}"; do
   corpus="fuzz/corpus/$t"
   log="$LOGS/$t.log"
   mkdir -p "$corpus"
-  echo "==> $t: $RUNS runs, max_len ${MAX_LEN[$t]}, dict ${DICT[$t]} (log: $log)"
+  budget=${FUZZ_MAX_TIME:-${BUDGET[$t]}}
+  limit=()
+  if [ "$budget" != "-" ]; then limit=("-max_total_time=$budget"); fi
+  echo "==> $t: $RUNS runs${limit:+ or ${budget}s}, max_len ${MAX_LEN[$t]}, dict ${DICT[$t]} (log: $log)"
   start=$(date +%s)
   set +e
   nice -n 10 cargo fuzz run "${FLAGS[@]}" "$t" "$corpus" -- \
     -runs="$RUNS" -dict="fuzz/dicts/${DICT[$t]}.dict" -max_len="${MAX_LEN[$t]}" -timeout="$TIMEOUT" \
-    -print_final_stats=1 "${EXTRA[@]}" >"$log" 2>&1
+    -print_final_stats=1 "${limit[@]}" "${EXTRA[@]}" >"$log" 2>&1
   rc=$?
   set -e
   secs=$(($(date +%s) - start))

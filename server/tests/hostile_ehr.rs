@@ -26,8 +26,7 @@ async fn refused(env: &TestEnv, req: sandbox::LaunchRequest, status: StatusCode,
     html
 }
 
-const WRONG_PATIENT: &str =
-    "Your EHR returned a different patient than the one you launched from: nothing was saved; close this window";
+const WRONG_PATIENT: &str = "Your EHR returned a different patient than the one you launched from: nothing was saved";
 
 fn with(faults: Faults) -> sandbox::LaunchRequest {
     let mut req = launch_request("pat-1", "Practitioner/prac-1");
@@ -45,7 +44,7 @@ async fn a_patient_read_that_returns_another_patient_is_refused() {
         &["The patient could not be confirmed"],
     )
     .await;
-    assert!(html.contains("Your EHR returned a different patient than the one you launched from: nothing was saved"));
+    assert!(html.contains(WRONG_PATIENT));
     assert!(!html.contains("Amelia") && !html.contains("Zoë"), "neither patient is shown");
     // A clean launch still works.
     launched(&env, launch_request("pat-1", "Practitioner/prac-1")).await;
@@ -308,7 +307,12 @@ async fn a_refresh_naming_another_patient_stops_the_referral() {
     env.sandbox.revoke_access_tokens();
     let r = l.post(&env, "/do/submit", &[]).await;
     assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
-    assert!(r.text().await.unwrap().contains("Your EHR returned a different patient"));
+    // At submit the draft is kept: "nothing was sent" rather than the launch's "nothing was saved".
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Your EHR returned a different patient than the one you launched from: nothing was sent"));
     assert_eq!(count(&env, "SELECT COUNT(*) FROM referrals").await, 0);
     // The session is ended: it cannot be used with the other patient's tokens.
     let (status, _) = l.get(&env, "/review").await;

@@ -6,7 +6,7 @@ mod common;
 use common::fhir_validation::assert_valid_fhir;
 use common::*;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 const NAME: &str = "Ndiaye"; // pat-2, Zoë Ndiaye-Côté
 const REASON: &str = "REASON-QUUX-4242";
@@ -67,9 +67,20 @@ async fn a_revoked_referral_leaves_no_phi_and_says_revoked_everywhere() {
     assert_eq!(status, StatusCode::OK, "{outcome}");
     assert_eq!(outcome["issue"][0]["severity"], "information");
 
-    let after = database_bytes(&env);
-    for phi in [NAME, REASON, NOTE, FILE_MARK, PLACE] {
-        assert!(!contains(&after, phi), "{phi} is still in the database file after the revoke");
+    // A message that was being delivered at that moment (the booking's, say) keeps its body until
+    // its attempt ends, at most 3/4 of its lease; then it is wiped and the WAL checkpointed.
+    let phi_left = |bytes: &[u8]| {
+        [NAME, REASON, NOTE, FILE_MARK, PLACE].into_iter().filter(|p| contains(bytes, p)).collect::<Vec<_>>()
+    };
+    let in_flight = count(&env, "SELECT COUNT(*) FROM outbox WHERE cancel_requested = 1").await;
+    if in_flight == 0 {
+        let left = phi_left(&database_bytes(&env));
+        assert!(left.is_empty(), "{left:?} still in the database files right after the revoke");
+    } else {
+        eventually("the database files hold no PHI once the attempt in flight ends", 60, || async {
+            phi_left(&database_bytes(&env)).is_empty().then_some(())
+        })
+        .await;
     }
 
     // Every later access says revoked.

@@ -186,24 +186,6 @@ pub async fn detail(
     }
 }
 
-/// The action a posted form asks for.
-fn action_of(f: &HashMap<String, String>, utc_offset: &str) -> Option<StaffAction> {
-    let get = |k: &str| f.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
-    Some(match get("action").as_str() {
-        "accept" => StaffAction::Accept,
-        "decline" => StaffAction::Decline { reason: get("reason") },
-        "book" => StaffAction::Book {
-            start: format!("{}T{}:00{utc_offset}", get("date"), get("time")),
-            minutes: get("minutes").parse().unwrap_or(0),
-            location: get("location"),
-        },
-        "attended" => StaffAction::Attended,
-        "not_attended" => StaffAction::NotAttended,
-        "complete" => StaffAction::Complete,
-        _ => return None,
-    })
-}
-
 pub async fn act(
     State(state): State<AppState>,
     staff: Staff,
@@ -235,7 +217,7 @@ pub async fn act(
         )
         .await;
     }
-    let Some(action) = action_of(&f, &state.config.console_utc_offset) else {
+    let Some(action) = StaffAction::from_form(&f, &state.config.console_utc_offset) else {
         return refuse(StatusCode::BAD_REQUEST, "Unknown action. Nothing was changed.").await;
     };
     match progress::progress(&state, &id, &action, &staff.display_name).await {

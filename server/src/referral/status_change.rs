@@ -24,6 +24,27 @@ pub enum StaffAction {
     Complete,
 }
 
+impl StaffAction {
+    /// The action a posted console form asks for (`action`, `reason`, `date`, `time`, `minutes`,
+    /// `location`); `utc_offset` is the console's configured offset for the booking's date and time.
+    pub fn from_form(f: &std::collections::HashMap<String, String>, utc_offset: &str) -> Option<StaffAction> {
+        let get = |k: &str| f.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
+        Some(match get("action").as_str() {
+            "accept" => StaffAction::Accept,
+            "decline" => StaffAction::Decline { reason: get("reason") },
+            "book" => StaffAction::Book {
+                start: format!("{}T{}:00{utc_offset}", get("date"), get("time")),
+                minutes: get("minutes").parse().unwrap_or(0),
+                location: get("location"),
+            },
+            "attended" => StaffAction::Attended,
+            "not_attended" => StaffAction::NotAttended,
+            "complete" => StaffAction::Complete,
+            _ => return None,
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ActionError {
     #[error("This referral is {0}: it cannot be {1} now.")]
@@ -103,9 +124,13 @@ fn set_status(task: &Value, status: &str, code: &str, at: &str, reason: Option<&
     t
 }
 
+/// The longest appointment staff can book (a day).
+pub const MAX_APPOINTMENT_MINUTES: u32 = 24 * 60;
+
 fn appointment(task: &Value, sr_id: &str, start: &str, minutes: u32, location: &str, id: &str) -> Option<Value> {
     let begin = time::OffsetDateTime::parse(start, &time::format_description::well_known::Rfc3339).ok()?;
-    let end = begin + time::Duration::minutes(i64::from(minutes));
+    // `checked_add`: a date near year 9999 plus the length would overflow (found by fuzzing).
+    let end = begin.checked_add(time::Duration::minutes(i64::from(minutes)))?;
     let end = end.format(&time::format_description::well_known::Rfc3339).ok()?;
     let patient = task.pointer("/for/reference").cloned()?;
     Some(json!({
@@ -170,7 +195,7 @@ pub fn apply(
         }
         StaffAction::Book { start, minutes, location } if matches!(status, "accepted" | "in-progress") => {
             let location = location.trim();
-            if location.is_empty() || *minutes == 0 {
+            if location.is_empty() || *minutes == 0 || *minutes > MAX_APPOINTMENT_MINUTES {
                 return Err(ActionError::AppointmentIncomplete);
             }
             let id =
@@ -241,6 +266,21 @@ mod tests {
             start: "2026-12-01T09:30:00-05:00".into(),
             minutes: 45,
             location: "Clinic B, room 4".into(),
+        }
+    }
+
+    #[test]
+    fn a_booking_at_the_end_of_time_is_refused_not_a_panic() {
+        let task = json!({"resourceType": "Task", "status": "accepted", "for": {"reference": "Patient/p"}});
+        for (start, minutes) in
+            [("9999-12-31T23:59:00+00:00", 600), ("9999-12-31T23:59:59-23:59", 1), ("2026-12-01T09:00:00Z", 100_000)]
+        {
+            let book = StaffAction::Book { start: start.into(), minutes, location: "Room 1".into() };
+            assert_eq!(
+                apply(&book, &task, "sr", None, "2026-12-01T00:00:00Z", "appt").unwrap_err(),
+                ActionError::AppointmentIncomplete,
+                "{start} + {minutes} min"
+            );
         }
     }
 

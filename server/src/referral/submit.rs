@@ -156,9 +156,13 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
         })
         .collect();
     let (sr_id, task_id, consent_id, rp_id) = (uuid(), uuid(), uuid(), uuid());
-    let number = super::number::reserve(&state.db, &draft.id, now, super::number::random)
-        .await
-        .map_err(internal("submit: reserving a referral number failed"))?;
+    let number = {
+        // A write like the submit's own: queued at the gate, not in SQLite's busy handler.
+        let _gate = state.write_gate.lock().await;
+        super::number::reserve(&state.db, &draft.id, now, super::number::random)
+            .await
+            .map_err(internal("submit: reserving a referral number failed"))?
+    };
     let Some(ehr) = registry::registration_by_id(&state.config, &w.session.ehr_id) else {
         return Err(internal("submit: the launch's EHR is no longer registered")(w.session.ehr_id.clone()));
     };

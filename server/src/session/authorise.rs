@@ -18,6 +18,12 @@ pub fn idle_grace_secs(timeout_secs: u64) -> i64 {
     (timeout_secs as i64 / 4 + 1).min(60)
 }
 
+/// How stale `last_seen_at` may get before a request writes it again: an eighth of the timeout,
+/// at most 10 s (so the idle limit stays exact to within that).
+pub fn touch_every_secs(timeout_secs: u64) -> i64 {
+    (timeout_secs as i64 / 8).min(10)
+}
+
 /// Launch ids are 43 base64url characters (256 bits); anything else is refused unread.
 pub fn well_formed(id: &str) -> bool {
     id.len() == 43 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -82,7 +88,9 @@ pub async fn authorised_session_as(
         end_idle(state, &row, now).await;
         return Err(AppError::Idle { minutes: timeout.div_ceil(60) });
     }
-    if activity == Activity::Active {
+    // Activity is recorded at most every few seconds: a write (and SQLite's write lock) per
+    // request would slow every page for a limit counted in minutes.
+    if activity == Activity::Active && now - row.last_seen_at >= touch_every_secs(timeout) {
         store::touch(&state.db, id, now).await.map_err(failed("recording session activity failed"))?;
     }
     Ok(row)
@@ -117,5 +125,6 @@ mod tests {
         assert!(!idle_too_long(1000, 1000 + 1020, 1020));
         assert!(!idle_too_long(1000, 1000 + 1080, 1020));
         assert!(idle_too_long(1000, 1000 + 1081, 1020));
+        assert_eq!((touch_every_secs(1020), touch_every_secs(2)), (10, 0));
     }
 }
