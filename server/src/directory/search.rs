@@ -16,9 +16,20 @@ pub struct Query {
     pub accepting_only: bool,
 }
 
+/// A search uses at most this many words, each cut to [`MAX_WORD_CHARS`]: the text comes from the
+/// URL (`?q=`) and no service name needs more.
+pub const MAX_WORDS: usize = 12;
+pub const MAX_WORD_CHARS: usize = 64;
+
 impl Directory {
     pub fn search(&self, q: &Query) -> Vec<&Service> {
-        let words: Vec<String> = q.text.split_whitespace().map(fold).filter(|w| !w.is_empty()).collect();
+        let words: Vec<String> = q
+            .text
+            .split_whitespace()
+            .take(MAX_WORDS)
+            .map(|w| fold(&w.chars().take(MAX_WORD_CHARS).collect::<String>()))
+            .filter(|w| !w.is_empty())
+            .collect();
         let category = q.category.trim();
         let mut by_name = Vec::new();
         let mut by_other = Vec::new();
@@ -143,6 +154,15 @@ mod tests {
         assert_eq!(ids(dir().search(&Query::default())), ["walk", "nino", "steps", "closed"]);
         assert_eq!(ids(dir().search(&text("   "))), ["walk", "nino", "steps", "closed"]);
         assert_eq!(Directory::builtin().search(&Query::default()).len(), Directory::builtin().services().len());
+    }
+
+    #[test]
+    fn a_huge_query_is_cut_to_its_first_words() {
+        // Twelve words that match, then a non-matching one: only the first twelve count.
+        let q = format!("{} zzzz", ["arthritis"; MAX_WORDS].join(" "));
+        assert_eq!(ids(dir().search(&text(&q))), ["walk"]);
+        let q = "walk ".repeat(100_000);
+        assert_eq!(ids(dir().search(&text(&q))), ["steps", "walk"]);
     }
 
     #[test]
