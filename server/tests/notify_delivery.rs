@@ -201,18 +201,7 @@ async fn a_200_carrying_an_error_outcome_is_a_rejection_and_never_called_accepte
 
 #[tokio::test]
 async fn backend_services_auth_and_the_legacy_spelling() {
-    let env = start_with_external_ehr_delivering(
-        ClientAuth::PrivateKeyJwt { jwks: test_client_jwks() },
-        &format!(
-            r#"{{ method = "private_key_jwt", key_file = "{}", alg = "RS384", kid = "test-client-rs384" }}"#,
-            test_key_path("client-rs384.pem").display()
-        ),
-        r#"{ method = "backend_services", scopes = "system/Bundle.c system/MessageHeader.c" }"#,
-        r#", event_spelling = "legacy""#,
-        "",
-        &[],
-    )
-    .await;
+    let env = start_with_backend_services_ehr(r#", event_spelling = "legacy""#, &[]).await;
     let (_, done) = submit_for(&env, "pat-1").await;
     assert!(done.contains("Delivered to External EHR"), "{done}");
     let row = eventually("delivery", 20, || status_is(&env.state.db, "delivered")).await;

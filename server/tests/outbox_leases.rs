@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use sandbox::{ClientAuth, Faults};
+use sandbox::Faults;
 use server::outbox::store::{self, Outcome, Recorded};
 
 async fn submitted(env: &TestEnv, patient: &str) -> Launched {
@@ -59,14 +59,7 @@ async fn a_holder_whose_lease_ran_out_cannot_overwrite_the_next_holders_result()
 async fn an_attempt_whose_calls_together_outlast_the_lease_is_cut_off_inside_it() {
     // Backend Services: each attempt may call the token endpoint, then POSTs. Each call is within
     // the 4 s timeout, but a slow token (3.5 s) plus a slow POST (3.5 s) outlast the 6 s lease.
-    let env = start_with_external_ehr_delivering(
-        ClientAuth::PrivateKeyJwt { jwks: test_client_jwks() },
-        &format!(
-            r#"{{ method = "private_key_jwt", key_file = "{}", alg = "RS384", kid = "test-client-rs384" }}"#,
-            test_key_path("client-rs384.pem").display()
-        ),
-        r#"{ method = "backend_services", scopes = "system/Bundle.c system/MessageHeader.c" }"#,
-        "",
+    let env = start_with_backend_services_ehr(
         "",
         &[
             ("EREFERRAL_OUTBOUND_TIMEOUT_SECS", "4"),

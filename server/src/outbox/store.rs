@@ -87,12 +87,14 @@ pub enum Recorded {
 /// A message a revoke asked to cancel while it was in flight, and whose holder died, is cancelled
 /// here instead of being sent.
 pub async fn claim(db: &Db, now: i64, lease_secs: u64) -> Result<Option<Claimed>, sqlx::Error> {
+    // One transaction (one commit) for the sweep, the claim and the attempt's row.
+    let mut tx = db.begin().await?;
     sqlx::query(
         "UPDATE outbox SET status = 'cancelled', body = '', cancel_requested = 0, lease_token = NULL, updated_at = ?1 \
          WHERE cancel_requested = 1 AND status = 'pending' AND lease_until <= ?1",
     )
     .bind(now)
-    .execute(db)
+    .execute(&mut *tx)
     .await?;
     let token = crate::smart::random_token(16);
     let claimed: Option<Claimed> = sqlx::query_as(
@@ -108,7 +110,7 @@ pub async fn claim(db: &Db, now: i64, lease_secs: u64) -> Result<Option<Claimed>
     .bind(now)
     .bind(now + lease_secs as i64)
     .bind(&token)
-    .fetch_optional(db)
+    .fetch_optional(&mut *tx)
     .await?;
     if let Some(c) = &claimed {
         sqlx::query(
@@ -120,9 +122,10 @@ pub async fn claim(db: &Db, now: i64, lease_secs: u64) -> Result<Option<Claimed>
         .bind(&c.lease_token)
         .bind(now_ms())
         .bind(c.lease_until)
-        .execute(db)
+        .execute(&mut *tx)
         .await?;
     }
+    tx.commit().await?;
     Ok(claimed)
 }
 
@@ -169,7 +172,9 @@ pub async fn record(
             sqlx::query_scalar::<_, bool>(REJECTED).bind(now).bind(claim.seq).bind(token).bind(*text)
         }
     };
-    let wiped: Option<bool> = query.fetch_optional(db).await?;
+    // The result and its line in the attempt history: one transaction, one commit.
+    let mut tx = db.begin().await?;
+    let wiped: Option<bool> = query.fetch_optional(&mut *tx).await?;
     sqlx::query(
         "UPDATE outbox_attempts SET finished_ms = ?, outcome = ? WHERE seq = ? AND attempt = ? AND lease_token = ?",
     )
@@ -178,8 +183,9 @@ pub async fn record(
     .bind(claim.seq)
     .bind(claim.attempts)
     .bind(&claim.lease_token)
-    .execute(db)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(match wiped {
         None => Recorded::LeaseLost,
         Some(true) => Recorded::YesAndWiped,

@@ -97,6 +97,23 @@ pub async fn start_with_external_ehr(
 /// Like [`start_with_external_ehr`], with the `$process-message` auth (an inline table),
 /// more keys for the `process_message` table (e.g. `, event_spelling = "legacy"`), and
 /// environment overrides. The app's sandbox client may also ask for system scopes.
+/// An external EHR that takes our messages with SMART Backend Services (`private_key_jwt`, RS384
+/// with the committed test client key); `process_message_extra` is added to `process_message`.
+pub async fn start_with_backend_services_ehr(process_message_extra: &str, extra_env: &[(&str, &str)]) -> TestEnv {
+    start_with_external_ehr_delivering(
+        ClientAuth::PrivateKeyJwt { jwks: test_client_jwks() },
+        &format!(
+            r#"{{ method = "private_key_jwt", key_file = "{}", alg = "RS384", kid = "test-client-rs384" }}"#,
+            test_key_path("client-rs384.pem").display()
+        ),
+        r#"{ method = "backend_services", scopes = "system/Bundle.c system/MessageHeader.c" }"#,
+        process_message_extra,
+        "",
+        extra_env,
+    )
+    .await
+}
+
 pub async fn start_with_external_ehr_delivering(
     sandbox_auth: ClientAuth,
     client_auth_toml: &str,
