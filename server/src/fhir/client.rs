@@ -156,9 +156,15 @@ pub fn resource_url(base: &Url, resource_type: &str, id: &str) -> Option<Url> {
     Some(url)
 }
 
-/// FHIR id: 1–64 of `[A-Za-z0-9\-\.]`.
+/// FHIR id: 1–64 of `[A-Za-z0-9\-\.]`, except `.` and `..`: the FHIR regex allows them, but in a
+/// URL they are path steps (`{base}/Patient/..` is the server's base, and `url` drops them when
+/// building one), so no resource can be read or referenced by them (found by fuzzing).
 pub fn is_fhir_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    !id.is_empty()
+        && id.len() <= 64
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && id != "."
+        && id != ".."
 }
 
 fn status_error(status: StatusCode, outcome: Option<&Value>) -> FhirReadError {
@@ -198,9 +204,11 @@ mod tests {
         );
         let slash = Url::parse("https://ehr.example.org/fhir/").unwrap();
         assert_eq!(resource_url(&slash, "Patient", "x").unwrap().as_str(), "https://ehr.example.org/fhir/Patient/x");
-        for bad in ["", "../admin", "a/b", "a?b", "a#b", "a b", &"x".repeat(65)] {
+        for bad in ["", ".", "..", "../admin", "a/b", "a?b", "a#b", "a b", &"x".repeat(65)] {
             assert!(resource_url(&base, "Patient", bad).is_none(), "{bad}");
         }
+        // Dots are fine inside an id, and so are ids of three dots (no path step).
+        assert!(is_fhir_id("a.b") && is_fhir_id(".a") && is_fhir_id("..."));
     }
 
     #[test]
