@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 pub async fn smart_configuration(State(state): State<AppState>) -> Json<Value> {
     Json(json!({
-        "token_endpoint": token_url(&state),
+        "token_endpoint": token_url(&state.config),
         "token_endpoint_auth_methods_supported": ["private_key_jwt"],
         "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
         "grant_types_supported": ["client_credentials"],
@@ -34,7 +34,7 @@ pub async fn capability_statement(State(state): State<AppState>) -> Response {
                 "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "SMART-on-FHIR"}]}],
                 "extension": [{
                     "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
-                    "extension": [{"url": "token", "valueUri": token_url(&state)}]
+                    "extension": [{"url": "token", "valueUri": token_url(&state.config)}]
                 }]
             },
             "resource": [

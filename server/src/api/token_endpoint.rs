@@ -15,8 +15,8 @@ use std::collections::HashMap;
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// Our token endpoint's URL (the `aud` assertions must name).
-pub fn token_url(state: &AppState) -> String {
-    format!("{}/auth/token", state.config.public_url.as_str().trim_end_matches('/'))
+pub fn token_url(config: &crate::config::Config) -> String {
+    format!("{}/auth/token", config.public_url.as_str().trim_end_matches('/'))
 }
 
 pub async fn token(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
@@ -32,7 +32,7 @@ pub async fn token(State(state): State<AppState>, body: Bytes) -> Result<Respons
     }
     let assertion =
         field("client_assertion").ok_or_else(|| ApiError::InvalidClient("client_assertion is missing".into()))?;
-    let verified = assertion::verify(&state.api_clients, assertion, &token_url(&state), now_unix())?;
+    let verified = assertion::verify(&state.api_clients, assertion, &token_url(&state.config), now_unix())?;
     if field("client_id").is_some_and(|c| c != verified.client_id) {
         return Err(ApiError::InvalidClient("client_id does not match the assertion".into()));
     }
