@@ -41,6 +41,14 @@ if ! command -v chromium >/dev/null 2>&1; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 fi
 
+# PostgreSQL's server binaries (initdb, pg_ctl): the tests run the whole suite on PostgreSQL too,
+# in a throwaway cluster under target/pg (scripts/pg.sh). Debian's packages; nothing is started here.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  step "installing Debian's PostgreSQL server packages (for the PostgreSQL tests)"
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+fi
+
 # Playwright (driving /usr/bin/chromium, never its own browser download) and wasm-opt from
 # npm binaryen 132 (Debian's binaryen 108 breaks hydration).
 if ! (cd end2end && npm ls --depth=0 >/dev/null 2>&1); then

@@ -18,6 +18,18 @@ step "unit and integration tests"
 # feature; production builds leave it out).
 cargo nextest run --workspace --exclude frontend --locked --features server/sandbox
 
+step "integration tests again, on PostgreSQL (a throwaway cluster under target/pg)"
+# The same test binaries: each test's server gets a database of its own in the cluster instead of
+# a SQLite file (tests/common: EREFERRAL_TEST_POSTGRES). Unit tests touch no database.
+./scripts/pg.sh stop
+rm -rf target/pg
+PG_URL=$(./scripts/pg.sh start)
+trap './scripts/pg.sh stop' EXIT
+EREFERRAL_TEST_POSTGRES="$PG_URL" EREFERRAL_TEST_PG_DATA="$(pwd)/target/pg/data" \
+  cargo nextest run --workspace --exclude frontend --locked --features server/sandbox -E 'package(server) & kind(test)'
+./scripts/pg.sh stop
+trap - EXIT
+
 step "building the app (server + WASM) for end-to-end tests"
 cargo leptos build --bin-features sandbox
 

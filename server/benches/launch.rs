@@ -58,8 +58,8 @@ fn page(session: &url::Url, rest: &str) -> url::Url {
     session.join(&format!("{}{rest}", session.path())).unwrap()
 }
 
-async fn count(db: &server::db::Db, sql: &str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(db).await.unwrap()
+async fn count(db: &server::store::Db, sql: &str) -> i64 {
+    server::sql_scalar!(db, sql).unwrap()
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

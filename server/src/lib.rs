@@ -6,7 +6,6 @@ pub mod api;
 pub mod backend;
 pub mod config;
 pub mod console;
-pub mod db;
 pub mod directory;
 pub mod error;
 pub mod fhir;
@@ -21,6 +20,7 @@ pub mod session;
 pub mod smart;
 pub mod startup;
 pub mod state;
+pub mod store;
 pub mod telemetry;
 
 use axum::{

@@ -1,7 +1,7 @@
 //! Wiring: from a [`Config`] to a listening server (and the embedded sandbox EHR when enabled).
 //! Used by the binary and by integration tests, which bind ephemeral ports.
 
-use crate::{config::Config, db, http::security_headers::SecurityHeaders, session, smart, state::AppState};
+use crate::{config::Config, http::security_headers::SecurityHeaders, session, smart, state::AppState};
 use anyhow::Context;
 use leptos::config::LeptosOptions;
 use std::{future::Future, sync::Arc, time::Duration};
@@ -39,7 +39,7 @@ pub async fn start_on(
     sandbox_listener: Option<TcpListener>,
 ) -> anyhow::Result<Running> {
     let local_addr = listener.local_addr()?;
-    let db = db::open(&config.database_url).await.context("opening the database")?;
+    let db = crate::store::open(&config.database_url).await.context("opening the database")?;
     let cipher = session::crypto::TokenCipher::load_or_create(config.token_key.as_deref(), &config.data_dir)
         .context("loading the token encryption key")?;
 
@@ -83,7 +83,6 @@ pub async fn start_on(
         cipher,
         directory: Arc::new(directory),
         outbox: crate::outbox::Outbox::default(),
-        write_gate: Arc::default(),
         api_clients: Arc::new(api_clients),
     };
     spawn_purger(state.clone());
@@ -124,23 +123,22 @@ fn spawn_purger(state: AppState) {
         loop {
             tick.tick().await;
             let now = smart::now_unix();
-            if let Err(e) = smart::pending::purge_expired(&state.db, now).await {
+            if let Err(e) = crate::store::launches::purge_expired(&state.db, now).await {
                 tracing::warn!(error = %e, "purging expired launches failed");
             }
-            if let Err(e) = session::store::purge_expired(&state.db, now).await {
+            if let Err(e) = crate::store::sessions::purge_expired(&state.db, now).await {
                 tracing::warn!(error = %e, "purging expired sessions failed");
             }
-            if let Err(e) = crate::api::tokens::purge_expired(&state.db, now).await {
+            if let Err(e) = crate::store::api_tokens::purge_expired(&state.db, now).await {
                 tracing::warn!(error = %e, "purging expired API tokens failed");
             }
-            for table in ["practitioner_sessions", "staff_sessions"] {
-                if let Err(e) =
-                    sqlx::query(&format!("DELETE FROM {table} WHERE expires_at < ?")).bind(now).execute(&state.db).await
-                {
-                    tracing::warn!(error = %e, table, "purging expired sign-ins failed");
-                }
+            if let Err(e) = crate::store::sessions::purge_expired_practitioners(&state.db, now).await {
+                tracing::warn!(error = %e, "purging expired practitioner sign-ins failed");
             }
-            match crate::referral::drafts::purge_expired(&state.db, now).await {
+            if let Err(e) = crate::store::staff::purge_expired_sessions(&state.db, now).await {
+                tracing::warn!(error = %e, "purging expired console sign-ins failed");
+            }
+            match crate::store::drafts::purge_expired(&state.db, now).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(drafts = n, "expired drafts purged"),
                 Err(e) => tracing::warn!(error = %e, "purging expired drafts failed"),

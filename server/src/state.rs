@@ -1,8 +1,8 @@
 //! Shared application state handed to every handler.
 
 use crate::{
-    config::Config, db::Db, directory::Directory, http::security_headers::SecurityHeaders,
-    session::crypto::TokenCipher, smart::SmartClient,
+    config::Config, directory::Directory, http::security_headers::SecurityHeaders, session::crypto::TokenCipher,
+    smart::SmartClient, store::Db,
 };
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -18,9 +18,6 @@ pub struct AppState {
     /// The services we accept referrals for.
     pub directory: Arc<Directory>,
     pub outbox: crate::outbox::Outbox,
-    /// Serialises the busiest writers (submit, outbox claims and results) inside this process, so
-    /// they queue here instead of in SQLite's busy handler, which sleeps in growing steps.
-    pub write_gate: Arc<tokio::sync::Mutex<()>>,
     /// Registered sources that may call our FHIR API.
     pub api_clients: Arc<crate::api::clients::ApiClients>,
 }

@@ -91,9 +91,8 @@ async fn submitted(env: &TestEnv) -> (String, String, String) {
     fill_valid_referral(env, &l).await;
     l.upload(env, "letter.pdf", b"%PDF-1.7\nthe letter".to_vec()).await;
     l.post_see_other(env, "/do/submit", &[]).await;
-    let ids: (String, String) =
-        sqlx::query_as("SELECT id, task_id FROM referrals").fetch_one(&env.state.db).await.unwrap();
-    let doc: String = sqlx::query_scalar("SELECT id FROM referral_documents").fetch_one(&env.state.db).await.unwrap();
+    let ids: (String, String) = server::sql_one!(&env.state.db, "SELECT id, task_id FROM referrals").unwrap();
+    let doc: String = server::sql_scalar!(&env.state.db, "SELECT id FROM referral_documents").unwrap();
     (ids.0, ids.1, doc)
 }
 
@@ -118,8 +117,7 @@ async fn a_registered_source_reads_its_referral_task_and_attachments() {
 
     let (status, sr) = read(&env, Some(t), &format!("ServiceRequest/{sr_id}")).await;
     assert_eq!(status, StatusCode::OK);
-    let stored: String =
-        sqlx::query_scalar("SELECT service_request_json FROM referrals").fetch_one(&env.state.db).await.unwrap();
+    let stored: String = server::sql_scalar!(&env.state.db, "SELECT service_request_json FROM referrals").unwrap();
     assert_eq!(sr, serde_json::from_str::<Value>(&stored).unwrap());
     let (status, task) = read(&env, Some(t), &format!("Task/{task_id}")).await;
     assert_eq!(status, StatusCode::OK);

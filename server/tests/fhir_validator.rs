@@ -115,22 +115,17 @@ fn the_validator_passes_a_valid_message_and_catches_each_kind_of_error() {
 /// Every stored message (outbox) and referral resource.
 async fn stored(env: &TestEnv) -> Vec<Value> {
     let mut out = Vec::new();
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT body FROM outbox").fetch_all(&env.state.db).await.unwrap();
+    let rows: Vec<(String,)> = server::sql_all!(&env.state.db, "SELECT body FROM outbox").unwrap();
     out.extend(rows.into_iter().map(|(b,)| serde_json::from_str(&b).unwrap()));
     let rows: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT service_request_json, task_json, consent_json FROM referrals")
-            .fetch_all(&env.state.db)
-            .await
-            .unwrap();
+        server::sql_all!(&env.state.db, "SELECT service_request_json, task_json, consent_json FROM referrals").unwrap();
     for (sr, task, consent) in rows {
         for r in [sr, task, consent] {
             out.push(serde_json::from_str(&r).unwrap());
         }
     }
-    let docs: Vec<(String,)> = sqlx::query_as("SELECT document_reference_json FROM referral_documents")
-        .fetch_all(&env.state.db)
-        .await
-        .unwrap();
+    let docs: Vec<(String,)> =
+        server::sql_all!(&env.state.db, "SELECT document_reference_json FROM referral_documents").unwrap();
     out.extend(docs.into_iter().map(|(d,)| serde_json::from_str(&d).unwrap()));
     out
 }

@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use reqwest::{header, StatusCode};
 use sandbox::{ContextFault, DiscoveryFault, Faults, IdTokenFault, ReadFault, TokenFault};
-use server::{session::store, smart::now_unix};
+use server::{smart::now_unix, store::sessions as store};
 
 /// Runs `req` and checks it was refused with `status` and every text, with no session stored.
 async fn refused(env: &TestEnv, req: sandbox::LaunchRequest, status: StatusCode, texts: &[&str]) -> String {

@@ -70,9 +70,7 @@ async fn submit(env: &TestEnv, patient: &str) -> String {
     fill_valid_referral(env, &l).await;
     l.upload(env, "letter.pdf", b"%PDF-1.7\nletter".to_vec()).await;
     l.post_see_other(env, "/do/submit", &[]).await;
-    sqlx::query_scalar("SELECT id FROM referrals ORDER BY created_at DESC, rowid DESC LIMIT 1")
-        .fetch_one(&env.state.db)
-        .await
+    server::sql_scalar!(&env.state.db, "SELECT r.id FROM referrals r JOIN referral_events e ON e.referral_id = r.id AND e.kind = 'submitted' ORDER BY e.seq DESC LIMIT 1")
         .unwrap()
 }
 
@@ -105,8 +103,7 @@ async fn staff_accept_book_attend_and_complete_and_the_ehr_hears_each_in_order()
         .await
         .unwrap();
     assert_eq!(evil.status(), StatusCode::FORBIDDEN);
-    let status: String =
-        sqlx::query_scalar("SELECT task_status FROM referrals").fetch_one(&env.state.db).await.unwrap();
+    let status: String = server::sql_scalar!(&env.state.db, "SELECT task_status FROM referrals").unwrap();
     assert_eq!(status, "requested");
 
     let steps: [&[(&str, &str)]; 4] = [
@@ -171,7 +168,7 @@ async fn staff_accept_book_attend_and_complete_and_the_ehr_hears_each_in_order()
     assert_valid_fhir(&events.iter().map(|(_, raw)| raw.clone()).collect::<Vec<_>>());
 
     // The file, to staff only.
-    let doc: String = sqlx::query_scalar("SELECT id FROM referral_documents").fetch_one(&env.state.db).await.unwrap();
+    let doc: String = server::sql_scalar!(&env.state.db, "SELECT id FROM referral_documents").unwrap();
     let (status, body) = console.get(&env, &format!("{path}/doc/{doc}")).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "%PDF-1.7\nletter"));
     let anonymous = env.http.get(format!("{}console/r/{id}/doc/{doc}", env.app_url)).send().await.unwrap();
@@ -243,11 +240,10 @@ async fn repeated_wrong_passwords_lock_the_username_for_a_while() {
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "even the right password waits, from anywhere");
     assert!(r.text().await.unwrap().contains("Wait 15 minutes"));
     // Once the window has passed, the right password works again.
-    sqlx::query("UPDATE staff_login_failures SET at = at - 3600").execute(&env.state.db).await.unwrap();
+    server::sql_exec!(&env.state.db, "UPDATE staff_login_failures SET at = at - 3600").unwrap();
     let r = sign_in_as(&env, "10.0.0.1", "kim", PASSWORD).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let left: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM staff_login_failures").fetch_one(&env.state.db).await.unwrap();
+    let left: i64 = server::sql_scalar!(&env.state.db, "SELECT COUNT(*) FROM staff_login_failures").unwrap();
     assert_eq!(left, 0, "a success clears the failures");
 }
 

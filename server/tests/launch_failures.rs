@@ -8,8 +8,8 @@ use common::*;
 use reqwest::{header, StatusCode};
 use sandbox::{ClientAuth, ContextFault, Faults, IdTokenFault, LaunchRequest, ReadFault, TokenFault};
 use server::{
-    session::store,
     smart::{access::access_token, now_unix},
+    store::sessions as store,
 };
 
 fn hop_summary(hops: &[Hop]) -> Vec<(String, StatusCode)> {
@@ -250,11 +250,7 @@ async fn assert_refreshes(env: &TestEnv) {
     let old = row.tokens(&env.state.cipher).unwrap();
     assert!(old.refresh_token.is_some(), "online_access gives a refresh token");
     let now = now_unix();
-    sqlx::query("UPDATE launch_sessions SET token_expires_at = ? WHERE id = ?")
-        .bind(now)
-        .bind(&row.id)
-        .execute(&env.state.db)
-        .await
+    server::sql_exec!(&env.state.db, "UPDATE launch_sessions SET token_expires_at = $1 WHERE id = $2", now, &row.id)
         .unwrap();
     let row = store::get(&env.state.db, &row.id, now).await.unwrap().unwrap();
 

@@ -46,7 +46,7 @@ async fn ehr_launch_lands_on_the_launched_patient() {
 
     // No token ever reaches the browser: nothing in any hop's headers or the page.
     let row =
-        server::session::store::get(&env.state.db, &session[3..], server::smart::now_unix()).await.unwrap().unwrap();
+        server::store::sessions::get(&env.state.db, &session[3..], server::smart::now_unix()).await.unwrap().unwrap();
     let tokens = row.tokens(&env.state.cipher).unwrap();
     assert!(!html.contains(&tokens.access_token));
     for hop in &hops {

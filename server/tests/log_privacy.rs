@@ -79,7 +79,7 @@ async fn a_whole_referral_logs_no_phi_and_no_secret() {
         (count(&env, "SELECT COUNT(*) FROM outbox WHERE status = 'delivered'").await == 1).then_some(())
     })
     .await;
-    let row = server::session::store::get(&env.state.db, l.id(), server::smart::now_unix()).await.unwrap().unwrap();
+    let row = server::store::sessions::get(&env.state.db, l.id(), server::smart::now_unix()).await.unwrap().unwrap();
     let tokens = row.tokens(&env.state.cipher).unwrap();
 
     // The service's staff accept and book.
@@ -94,7 +94,7 @@ async fn a_whole_referral_logs_no_phi_and_no_secret() {
         .await
         .unwrap();
     let staff_cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
-    let id: String = sqlx::query_scalar("SELECT id FROM referrals").fetch_one(&env.state.db).await.unwrap();
+    let id: String = server::sql_scalar!(&env.state.db, "SELECT id FROM referrals").unwrap();
     let page = env
         .http
         .get(env.app_url.join(&format!("console/r/{id}")).unwrap())

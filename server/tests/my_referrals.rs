@@ -10,9 +10,7 @@ async fn submit(env: &TestEnv, patient: &str, user: &str) -> String {
     let (l, _) = launched(env, launch_request(patient, user)).await;
     fill_valid_referral(env, &l).await;
     l.post_see_other(env, "/do/submit", &[]).await;
-    sqlx::query_scalar("SELECT referral_number FROM referrals ORDER BY rowid DESC LIMIT 1")
-        .fetch_one(&env.state.db)
-        .await
+    server::sql_scalar!(&env.state.db, "SELECT r.referral_number FROM referrals r JOIN referral_events e ON e.referral_id = r.id AND e.kind = 'submitted' ORDER BY e.seq DESC LIMIT 1")
         .unwrap()
 }
 
@@ -38,16 +36,10 @@ async fn a_standalone_sign_in_shows_my_referrals_across_patients_only() {
     assert!(!body.contains(&theirs), "another practitioner's referral is not listed");
 
     // The detail of one of mine, and not of theirs; never without the browser's cookie.
-    let id: String = sqlx::query_scalar("SELECT id FROM referrals WHERE referral_number = ?")
-        .bind(&mine_2)
-        .fetch_one(&env.state.db)
-        .await
-        .unwrap();
-    let their_id: String = sqlx::query_scalar("SELECT id FROM referrals WHERE referral_number = ?")
-        .bind(&theirs)
-        .fetch_one(&env.state.db)
-        .await
-        .unwrap();
+    let id: String =
+        server::sql_scalar!(&env.state.db, "SELECT id FROM referrals WHERE referral_number = $1", &mine_2).unwrap();
+    let their_id: String =
+        server::sql_scalar!(&env.state.db, "SELECT id FROM referrals WHERE referral_number = $1", &theirs).unwrap();
     let get = |path: String, with_cookie: bool| {
         let env = &env;
         let cookie = jar.header();

@@ -30,17 +30,16 @@ struct Row {
     body: String,
 }
 
-async fn outbox_row(db: &server::db::Db) -> Row {
-    sqlx::query_as(
-        "SELECT id, message_header_id, status, attempts, last_error, rejection, body FROM outbox WHERE event = ?",
+async fn outbox_row(db: &server::store::Db) -> Row {
+    server::sql_one!(
+        db,
+        "SELECT id, message_header_id, status, attempts, last_error, rejection, body FROM outbox WHERE event = $1",
+        NOTIFY
     )
-    .bind(NOTIFY)
-    .fetch_one(db)
-    .await
     .unwrap()
 }
 
-async fn status_is(db: &server::db::Db, status: &str) -> Option<Row> {
+async fn status_is(db: &server::store::Db, status: &str) -> Option<Row> {
     let row = outbox_row(db).await;
     (row.status == status).then_some(row)
 }
@@ -88,7 +87,7 @@ async fn a_submission_is_delivered_once_as_a_valid_message_for_the_right_patient
 
     // The message is about the launched patient, and every copy says so.
     let (patient_id, sr_id): (String, String) =
-        sqlx::query_as("SELECT patient_id, id FROM referrals").fetch_one(&env.state.db).await.unwrap();
+        server::sql_one!(&env.state.db, "SELECT patient_id, id FROM referrals").unwrap();
     assert_eq!(patient_id, "pat-1");
     let patient = body["entry"]
         .as_array()
@@ -233,7 +232,7 @@ client_auth = {{ method = "client_secret_basic", secret = "{EXTERNAL_SECRET}" }}
 process_message = {{ endpoint = "{fhir}/$process-message", auth = {{ method = "static_bearer", token = "{EXTERNAL_BEARER}" }} }}
 "#,
     );
-    let env: HashMap<&str, String> = HashMap::from([
+    let mut env: HashMap<&str, String> = HashMap::from([
         ("EREFERRAL_LISTEN", format!("127.0.0.1:{port}")),
         ("EREFERRAL_DATA_DIR", data_dir.display().to_string()),
         ("EREFERRAL_OUTBOUND_TIMEOUT_SECS", "2".into()),
@@ -242,6 +241,9 @@ process_message = {{ endpoint = "{fhir}/$process-message", auth = {{ method = "s
         ("EREFERRAL_OUTBOX_RETRY_MAX_SECS", "1".into()),
         ("EREFERRAL_OUTBOX_CONFIRM_WAIT_MILLIS", "0".into()),
     ]);
+    if let Some(url) = common::test_database_url(data_dir).await {
+        env.insert("EREFERRAL_DATABASE_URL", url);
+    }
     let config = Config::from_sources(Some(&toml), &|k| env.get(k).cloned()).unwrap();
     let running = startup::start_on(config, leptos_options(), listener, None).await.unwrap();
     let state = running.state.clone();

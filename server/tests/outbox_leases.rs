@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use sandbox::Faults;
-use server::outbox::store::{self, Outcome, Recorded};
+use server::store::outbox::{self as store, Outcome, Recorded};
 
 async fn submitted(env: &TestEnv, patient: &str) -> Launched {
     let (l, _) = launched(env, launch_request(patient, "Practitioner/prac-1")).await;
@@ -17,10 +17,7 @@ async fn submitted(env: &TestEnv, patient: &str) -> Launched {
 }
 
 async fn status_of(env: &TestEnv, event: &str) -> (String, String) {
-    sqlx::query_as("SELECT status, body FROM outbox WHERE event = ? ORDER BY seq LIMIT 1")
-        .bind(event)
-        .fetch_one(&env.state.db)
-        .await
+    server::sql_one!(&env.state.db, "SELECT status, body FROM outbox WHERE event = $1 ORDER BY seq LIMIT 1", event)
         .unwrap()
 }
 
@@ -81,10 +78,8 @@ async fn an_attempt_whose_calls_together_outlast_the_lease_is_cut_off_inside_it(
     })
     .await;
     assert_eq!(status, "delivered");
-    let id: String = sqlx::query_scalar("SELECT id FROM outbox WHERE event = 'notify-add-service-request'")
-        .fetch_one(&env.state.db)
-        .await
-        .unwrap();
+    let id: String =
+        server::sql_scalar!(&env.state.db, "SELECT id FROM outbox WHERE event = 'notify-add-service-request'").unwrap();
     let attempts = store::attempts(&env.state.db, &id).await.unwrap();
     assert!(attempts.len() >= 2, "the first attempt was cut off: {attempts:?}");
     for a in &attempts {
@@ -96,11 +91,8 @@ async fn an_attempt_whose_calls_together_outlast_the_lease_is_cut_off_inside_it(
     }
     assert_eq!(attempts[0].outcome.as_deref(), Some("retry"));
     assert_eq!(attempts.last().unwrap().outcome.as_deref(), Some("delivered"));
-    let last_error: Option<String> = sqlx::query_scalar("SELECT last_error FROM outbox WHERE id = ?")
-        .bind(&id)
-        .fetch_one(&env.state.db)
-        .await
-        .unwrap();
+    let last_error: Option<String> =
+        server::sql_scalar!(&env.state.db, "SELECT last_error FROM outbox WHERE id = $1", &id).unwrap();
     assert!(last_error.is_none(), "delivered clears the error");
 }
 
@@ -116,17 +108,15 @@ async fn a_revoke_during_delivery_lets_it_finish_and_the_cancellation_follows_it
     env.sandbox.set_faults(Faults { slow_notify_add_millis: 2500, ..Faults::default() });
     submitted(&env, "pat-2").await;
     eventually("the notification is in flight", 20, || async {
-        let leased: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM outbox WHERE event = 'notify-add-service-request' AND status = 'pending' AND lease_until > ?",
+        let leased: i64 = server::sql_scalar!(&env.state.db, 
+            "SELECT COUNT(*) FROM outbox WHERE event = 'notify-add-service-request' AND status = 'pending' AND lease_until > $1",
+            server::smart::now_unix()
         )
-        .bind(server::smart::now_unix())
-        .fetch_one(&env.state.db)
-        .await
         .unwrap();
         (leased == 1).then_some(())
     })
     .await;
-    let sr: String = sqlx::query_scalar("SELECT id FROM referrals").fetch_one(&env.state.db).await.unwrap();
+    let sr: String = server::sql_scalar!(&env.state.db, "SELECT id FROM referrals").unwrap();
     let token = api_token(&env, "system/Bundle.c").await;
     let body =
         revoke_message("revoke-service-request", server::config::DEFAULT_EVENT_SYSTEM, &format!("ServiceRequest/{sr}"));
@@ -139,10 +129,7 @@ async fn a_revoke_during_delivery_lets_it_finish_and_the_cancellation_follows_it
 
     let delivered = eventually("both messages delivered", 30, || async {
         let statuses: Vec<(String, String, String)> =
-            sqlx::query_as("SELECT event, status, body FROM outbox ORDER BY seq")
-                .fetch_all(&env.state.db)
-                .await
-                .unwrap();
+            server::sql_all!(&env.state.db, "SELECT event, status, body FROM outbox ORDER BY seq").unwrap();
         statuses.iter().all(|(_, s, _)| s == "delivered").then_some(statuses)
     })
     .await;

@@ -13,9 +13,7 @@ async fn submit(env: &TestEnv, patient: &str, reason: &str) -> (Launched, String
     l.post_see_other(env, "/do/step/details", &[("reason", reason), ("nav", "next")]).await;
     l.post_see_other(env, "/do/submit", &[]).await;
     let (id, number): (String, String) =
-        sqlx::query_as("SELECT id, referral_number FROM referrals ORDER BY rowid DESC LIMIT 1")
-            .fetch_one(&env.state.db)
-            .await
+        server::sql_one!(&env.state.db, "SELECT r.id, r.referral_number FROM referrals r JOIN referral_events e ON e.referral_id = r.id AND e.kind = 'submitted' ORDER BY e.seq DESC LIMIT 1")
             .unwrap();
     (l, id, number)
 }
@@ -26,10 +24,7 @@ async fn a_clinician_sees_this_patients_referrals_from_this_ehr_and_their_progre
     let (mine, id, number) = submit(&env, "pat-1", "Knee pain, pat-1").await;
     let (_, other_patient_id, other_patient_number) = submit(&env, "pat-2", "Reason of pat-2").await;
     let (_, other_ehr_id, other_ehr_number) = submit(&env, "pat-1", "From another EHR").await;
-    sqlx::query("UPDATE referrals SET ehr_id = 'another-ehr' WHERE id = ?")
-        .bind(&other_ehr_id)
-        .execute(&env.state.db)
-        .await
+    server::sql_exec!(&env.state.db, "UPDATE referrals SET ehr_id = 'another-ehr' WHERE id = $1", &other_ehr_id)
         .unwrap();
 
     let (status, list) = mine.get(&env, "/referrals").await;

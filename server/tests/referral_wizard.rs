@@ -53,10 +53,7 @@ async fn a_referral_completes_with_plain_form_posts_and_is_stored_whole() {
     assert_eq!(count(&env, "SELECT COUNT(*) FROM referral_documents").await, 1);
     assert_eq!(count(&env, "SELECT COUNT(*) FROM outbox WHERE event = 'notify-add-service-request'").await, 1);
     let (sr, task, consent): (String, String, String) =
-        sqlx::query_as("SELECT service_request_json, task_json, consent_json FROM referrals")
-            .fetch_one(&env.state.db)
-            .await
-            .unwrap();
+        server::sql_one!(&env.state.db, "SELECT service_request_json, task_json, consent_json FROM referrals").unwrap();
     let sr: Value = serde_json::from_str(&sr).unwrap();
     let task: Value = serde_json::from_str(&task).unwrap();
     let consent: Value = serde_json::from_str(&consent).unwrap();
@@ -247,8 +244,7 @@ async fn a_related_person_can_give_consent() {
     )
     .await;
     l.post_see_other(&env, "/do/submit", &[]).await;
-    let consent: String =
-        sqlx::query_scalar("SELECT consent_json FROM referrals").fetch_one(&env.state.db).await.unwrap();
+    let consent: String = server::sql_scalar!(&env.state.db, "SELECT consent_json FROM referrals").unwrap();
     let consent: Value = serde_json::from_str(&consent).unwrap();
     assert_eq!(consent["contained"][0]["resourceType"], "RelatedPerson");
     assert_eq!(consent["contained"][0]["name"][0]["text"], "Fiona O'Brien");
@@ -293,11 +289,8 @@ async fn a_new_launch_offers_to_resume_an_unsubmitted_draft() {
     let (second, page) = launched(&env, launch_request("pat-1", "Practitioner/prac-1")).await;
     assert!(page.contains("data-testid=\"resume-offer\""), "same patient and user: offered");
     assert!(page.contains("Weight gain and fatigue"));
-    let draft_id: String = sqlx::query_scalar("SELECT id FROM referral_drafts WHERE session_id = ?")
-        .bind(first.id())
-        .fetch_one(&env.state.db)
-        .await
-        .unwrap();
+    let draft_id: String =
+        server::sql_scalar!(&env.state.db, "SELECT id FROM referral_drafts WHERE session_id = $1", first.id()).unwrap();
     let to = second.post_see_other(&env, &format!("/do/resume/{draft_id}"), &[]).await;
     assert!(to.ends_with("/attachments"), "resumes where the clinician left off: {to}");
     let (_, attachments) = second.get(&env, "/attachments").await;
@@ -324,7 +317,7 @@ async fn starting_fresh_hides_the_offer_and_drafts_expire() {
     let (_, page) = second.get(&env, "/service").await;
     assert!(!page.contains("data-testid=\"resume-offer\""));
     let far = server::smart::now_unix() + 8 * 24 * 3600;
-    let purged = server::referral::drafts::purge_expired(&env.state.db, far).await.unwrap();
+    let purged = server::store::drafts::purge_expired(&env.state.db, far).await.unwrap();
     assert_eq!(purged, 2);
     assert_eq!(count(&env, "SELECT COUNT(*) FROM draft_attachments").await, 0);
 }
@@ -342,8 +335,7 @@ async fn the_ehrs_draft_prefills_the_referral() {
     assert!(details.contains("Prediabetes, HbA1c 6.2% (2026-10-20)"));
     assert!(details.contains("Patient prefers French-language programs."));
     fill_consent_and_submit_from(&env, &l).await;
-    let sr: String =
-        sqlx::query_scalar("SELECT service_request_json FROM referrals").fetch_one(&env.state.db).await.unwrap();
+    let sr: String = server::sql_scalar!(&env.state.db, "SELECT service_request_json FROM referrals").unwrap();
     let sr: Value = serde_json::from_str(&sr).unwrap();
     let ids: Vec<&str> = sr["identifier"].as_array().unwrap().iter().filter_map(|i| i["value"].as_str()).collect();
     assert!(ids.contains(&"EHR-SR-000123"), "the EHR draft's identifier is echoed: {ids:?}");
@@ -381,8 +373,7 @@ async fn a_delegate_must_name_the_authorizing_clinician() {
         .await;
     assert!(to.ends_with("/review"), "{to}");
     l.post_see_other(&env, "/do/submit", &[]).await;
-    let sr: String =
-        sqlx::query_scalar("SELECT service_request_json FROM referrals").fetch_one(&env.state.db).await.unwrap();
+    let sr: String = server::sql_scalar!(&env.state.db, "SELECT service_request_json FROM referrals").unwrap();
     let sr: Value = serde_json::from_str(&sr).unwrap();
     assert_eq!(sr["requester"]["display"], "Dr. Rajesh Patel");
     assert_eq!(sr["requester"]["identifier"]["value"], "CPSO 12345");
@@ -423,10 +414,8 @@ async fn attachments_are_checked_by_content_size_and_number() {
     let (_, page) = l.get(&env, "/attachments").await;
     assert!(page.contains("at most 2 attachments"));
     assert_eq!(count(&env, "SELECT COUNT(*) FROM draft_attachments").await, 2);
-    let id: String = sqlx::query_scalar("SELECT id FROM draft_attachments WHERE filename = 'a.pdf'")
-        .fetch_one(&env.state.db)
-        .await
-        .unwrap();
+    let id: String =
+        server::sql_scalar!(&env.state.db, "SELECT id FROM draft_attachments WHERE filename = 'a.pdf'").unwrap();
     l.post_see_other(&env, &format!("/do/detach/{id}"), &[]).await;
     assert_eq!(count(&env, "SELECT COUNT(*) FROM draft_attachments").await, 1);
 }
@@ -488,11 +477,10 @@ async fn two_uploads_at_once_cannot_pass_the_attachment_limit() {
 async fn a_referral_number_collision_draws_another_number() {
     let env = start().await;
     let db = &env.state.db;
-    sqlx::query(
+    server::sql_exec!(
+        db,
         "INSERT INTO referral_numbers (number, draft_id, created_at) VALUES ('ER-AAAA-AAAA', 'someone-else', 0)",
     )
-    .execute(db)
-    .await
     .unwrap();
     let mut draws = ["ER-AAAA-AAAA", "ER-BBBB-BBBB"].into_iter().map(str::to_string);
     let n = server::referral::number::reserve(db, "draft-x", 1, || draws.next().unwrap()).await.unwrap();
@@ -504,11 +492,9 @@ async fn a_referral_number_collision_draws_another_number() {
     let (l, _) = launched(&env, launch_request("pat-1", "Practitioner/prac-1")).await;
     fill_valid_referral(&env, &l).await;
     l.post_see_other(&env, "/do/submit", &[]).await;
-    let (number, reserved): (String, i64) = sqlx::query_as(
+    let (number, reserved): (String, i64) = server::sql_one!(db, 
         "SELECT r.referral_number, (SELECT COUNT(*) FROM referral_numbers n WHERE n.number = r.referral_number AND n.draft_id = r.draft_id) FROM referrals r",
     )
-    .fetch_one(db)
-    .await
     .unwrap();
     assert!(number.starts_with("ER-"));
     assert_eq!(reserved, 1);

@@ -6,7 +6,7 @@ use super::{
     error::{fhir_json, ApiError},
     tokens::Caller,
 };
-use crate::state::AppState;
+use crate::{state::AppState, store::referrals};
 use axum::{
     extract::{Path, Query, State},
     http::{header, HeaderMap, StatusCode},
@@ -29,23 +29,14 @@ pub async fn service_request(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require("ServiceRequest", 'r')?;
-    let row: Option<String> =
-        sqlx::query_scalar("SELECT service_request_json FROM referrals WHERE id = ? AND ehr_id = ?")
-            .bind(&id)
-            .bind(&caller.ehr_id)
-            .fetch_optional(&state.db)
-            .await?;
+    let row = referrals::service_request_json(&state.db, &id, &caller.ehr_id).await?;
     logged(&caller, "ServiceRequest", row.is_some());
     Ok(fhir_json(StatusCode::OK, row.ok_or(ApiError::NotFound)?))
 }
 
 pub async fn task(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     caller.require("Task", 'r')?;
-    let row: Option<String> = sqlx::query_scalar("SELECT task_json FROM referrals WHERE task_id = ? AND ehr_id = ?")
-        .bind(&id)
-        .bind(&caller.ehr_id)
-        .fetch_optional(&state.db)
-        .await?;
+    let row = referrals::task_json(&state.db, &id, &caller.ehr_id).await?;
     logged(&caller, "Task", row.is_some());
     Ok(fhir_json(StatusCode::OK, row.ok_or(ApiError::NotFound)?))
 }
@@ -62,22 +53,10 @@ pub async fn task_search(
     }
     let rows: Vec<(String, String)> = match (params.get("based-on"), params.get("_id")) {
         (Some(v), None) => match based_on::service_request_id(v) {
-            Some(sr) => {
-                sqlx::query_as("SELECT task_id, task_json FROM referrals WHERE id = ? AND ehr_id = ?")
-                    .bind(sr)
-                    .bind(&caller.ehr_id)
-                    .fetch_all(&state.db)
-                    .await?
-            }
+            Some(sr) => referrals::tasks_based_on(&state.db, sr, &caller.ehr_id).await?,
             None => vec![],
         },
-        (None, Some(id)) => {
-            sqlx::query_as("SELECT task_id, task_json FROM referrals WHERE task_id = ? AND ehr_id = ?")
-                .bind(id)
-                .bind(&caller.ehr_id)
-                .fetch_all(&state.db)
-                .await?
-        }
+        (None, Some(id)) => referrals::tasks_with_id(&state.db, id, &caller.ehr_id).await?,
         _ => return Err(ApiError::BadRequest("search Task by exactly one of based-on and _id".into())),
     };
     logged(&caller, "Task search", !rows.is_empty());
@@ -107,14 +86,7 @@ pub async fn document_reference(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require("DocumentReference", 'r')?;
-    let row: Option<String> = sqlx::query_scalar(
-        "SELECT d.document_reference_json FROM referral_documents d JOIN referrals r ON r.id = d.referral_id \
-         WHERE d.id = ? AND r.ehr_id = ?",
-    )
-    .bind(&id)
-    .bind(&caller.ehr_id)
-    .fetch_optional(&state.db)
-    .await?;
+    let row = referrals::document_reference_json(&state.db, &id, &caller.ehr_id).await?;
     logged(&caller, "DocumentReference", row.is_some());
     Ok(fhir_json(StatusCode::OK, row.ok_or(ApiError::NotFound)?))
 }
@@ -128,14 +100,7 @@ pub async fn binary(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     caller.require("Binary", 'r')?;
-    let row: Option<(String, Vec<u8>)> = sqlx::query_as(
-        "SELECT d.content_type, d.data FROM referral_documents d JOIN referrals r ON r.id = d.referral_id \
-         WHERE d.id = ? AND r.ehr_id = ?",
-    )
-    .bind(&id)
-    .bind(&caller.ehr_id)
-    .fetch_optional(&state.db)
-    .await?;
+    let row = referrals::binary(&state.db, &id, &caller.ehr_id).await?;
     logged(&caller, "Binary", row.is_some());
     let (content_type, data) = row.ok_or(ApiError::NotFound)?;
     let wants_fhir = headers

@@ -48,11 +48,7 @@ async fn referral_named(state: &AppState, caller: &Caller, m: &inbound::Inbound)
     candidates
         .extend(m.service_requests.iter().filter_map(|sr| sr.get("id").and_then(Value::as_str)).map(str::to_string));
     for id in candidates {
-        let found: Option<String> = sqlx::query_scalar("SELECT id FROM referrals WHERE id = ? AND ehr_id = ?")
-            .bind(&id)
-            .bind(&caller.ehr_id)
-            .fetch_optional(&state.db)
-            .await?;
+        let found = crate::store::referrals::id_from_ehr(&state.db, &id, &caller.ehr_id).await?;
         if found.is_some() {
             return Ok(found);
         }
@@ -63,12 +59,7 @@ async fn referral_named(state: &AppState, caller: &Caller, m: &inbound::Inbound)
                 continue;
             }
             let Some(number) = i.get("value").and_then(Value::as_str) else { continue };
-            let found: Option<String> =
-                sqlx::query_scalar("SELECT id FROM referrals WHERE referral_number = ? AND ehr_id = ?")
-                    .bind(number)
-                    .bind(&caller.ehr_id)
-                    .fetch_optional(&state.db)
-                    .await?;
+            let found = crate::store::referrals::id_by_number(&state.db, number, &caller.ehr_id).await?;
             if found.is_some() {
                 return Ok(found);
             }

@@ -19,37 +19,21 @@ pub async fn issue(
     ttl_secs: u64,
 ) -> Result<String, ApiError> {
     let token = crate::smart::random_token(32);
-    sqlx::query(
-        "INSERT INTO api_access_tokens (token_hash, ehr_id, client_id, scopes, expires_at) VALUES (?, ?, ?, ?, ?)",
+    crate::store::api_tokens::insert(
+        &state.db,
+        &hash(&token),
+        ehr_id,
+        client_id,
+        &scopes.join(" "),
+        now_unix() + ttl_secs as i64,
     )
-    .bind(hash(&token))
-    .bind(ehr_id)
-    .bind(client_id)
-    .bind(scopes.join(" "))
-    .bind(now_unix() + ttl_secs as i64)
-    .execute(&state.db)
     .await?;
     Ok(token)
 }
 
 /// Records a used assertion `jti`; `false` when it was used before (a replay).
 pub async fn first_use_of_jti(state: &AppState, client_id: &str, jti: &str, exp: i64) -> Result<bool, ApiError> {
-    let done = sqlx::query(
-        "INSERT INTO api_assertion_jtis (client_id, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-    )
-    .bind(client_id)
-    .bind(jti)
-    .bind(exp + 120)
-    .execute(&state.db)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Deletes expired tokens and remembered `jti`s.
-pub async fn purge_expired(db: &crate::db::Db, now: i64) -> Result<u64, sqlx::Error> {
-    let a = sqlx::query("DELETE FROM api_access_tokens WHERE expires_at < ?").bind(now).execute(db).await?;
-    let b = sqlx::query("DELETE FROM api_assertion_jtis WHERE expires_at < ?").bind(now).execute(db).await?;
-    Ok(a.rows_affected() + b.rows_affected())
+    Ok(crate::store::api_tokens::first_use_of_jti(&state.db, client_id, jti, exp + 120).await?)
 }
 
 /// The caller of an API request, from its bearer token.
@@ -86,13 +70,7 @@ impl FromRequestParts<AppState> for Caller {
             .map(|(_, t)| t.trim())
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::Unauthorized("a bearer token from our token endpoint is required"))?;
-        let row: Option<(String, String, String)> = sqlx::query_as(
-            "SELECT ehr_id, client_id, scopes FROM api_access_tokens WHERE token_hash = ? AND expires_at > ?",
-        )
-        .bind(hash(token))
-        .bind(now_unix())
-        .fetch_optional(&state.db)
-        .await?;
+        let row = crate::store::api_tokens::find(&state.db, &hash(token), now_unix()).await?;
         let (ehr_id, client_id, scopes) =
             row.ok_or(ApiError::Unauthorized("the bearer token is unknown or has expired"))?;
         Ok(Caller { ehr_id, client_id, scopes: scopes.split_whitespace().map(str::to_string).collect() })

@@ -1,6 +1,7 @@
 //! Intake console accounts: argon2id password hashes, created from the command line
 //! (`server staff add <username> --name "…"`).
 
+use crate::store::staff;
 use argon2::{
     password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
     Argon2,
@@ -55,7 +56,7 @@ pub async fn verify_password_blocking(password: &str, phc: &str) -> bool {
 }
 
 pub async fn create(
-    db: &crate::db::Db,
+    db: &crate::store::Db,
     username: &str,
     display_name: &str,
     password: &str,
@@ -67,17 +68,8 @@ pub async fn create(
         return Err(AccountError::WeakPassword);
     }
     let hash = hash_password_blocking(password).await?;
-    let done = sqlx::query(
-        "INSERT INTO staff_accounts (username, display_name, password_hash, created_at) VALUES (?, ?, ?, ?) \
-         ON CONFLICT (username) DO NOTHING",
-    )
-    .bind(username)
-    .bind(if display_name.trim().is_empty() { username } else { display_name.trim() })
-    .bind(hash)
-    .bind(crate::smart::now_unix())
-    .execute(db)
-    .await?;
-    if done.rows_affected() == 0 {
+    let shown = if display_name.trim().is_empty() { username } else { display_name.trim() };
+    if !staff::create_account(db, username, shown, &hash, crate::smart::now_unix()).await? {
         return Err(AccountError::Exists(username.to_string()));
     }
     Ok(())
@@ -85,12 +77,8 @@ pub async fn create(
 
 /// `(display name)` when `username` and `password` are right. Always spends one hash
 /// verification, so a wrong username takes as long as a wrong password.
-pub async fn check(db: &crate::db::Db, username: &str, password: &str) -> Result<Option<String>, sqlx::Error> {
-    let row: Option<(String, String)> =
-        sqlx::query_as("SELECT display_name, password_hash FROM staff_accounts WHERE username = ?")
-            .bind(username)
-            .fetch_optional(db)
-            .await?;
+pub async fn check(db: &crate::store::Db, username: &str, password: &str) -> Result<Option<String>, sqlx::Error> {
+    let row = staff::account(db, username).await?;
     const DUMMY: &str =
         "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2Xl6PuB6ZxTO9v4H4bB0kQxQ5GmfIkL3lXUrzT0Kd3c";
     let phc = row.as_ref().map(|(_, h)| h.as_str()).unwrap_or(DUMMY);
@@ -119,42 +107,24 @@ pub enum Throttle {
 /// recorded as a failure only if the username and the client are both under their limits. Parallel
 /// attempts cannot all pass a check made before any of them is recorded; a success removes it.
 pub async fn reserve_attempt(
-    db: &crate::db::Db,
+    db: &crate::store::Db,
     username: &str,
     client: &str,
     now: i64,
 ) -> Result<Throttle, sqlx::Error> {
     let since = now - THROTTLE_WINDOW_SECS;
-    let inserted = sqlx::query(
-        "INSERT INTO staff_login_failures (username, client, at) SELECT ?1, ?2, ?3 \
-         WHERE (SELECT COUNT(*) FROM staff_login_failures WHERE username = ?1 AND at > ?4) < ?5 \
-           AND (SELECT COUNT(*) FROM staff_login_failures WHERE client = ?2 AND at > ?4) < ?6",
-    )
-    .bind(username)
-    .bind(client)
-    .bind(now)
-    .bind(since)
-    .bind(MAX_FAILURES)
-    .bind(MAX_FAILURES_PER_CLIENT)
-    .execute(db)
-    .await?
-    .rows_affected();
-    if inserted == 1 {
-        sqlx::query("DELETE FROM staff_login_failures WHERE at <= ?").bind(since).execute(db).await?;
+    let limits = staff::ThrottleLimits { per_username: MAX_FAILURES, per_client: MAX_FAILURES_PER_CLIENT, since };
+    if staff::record_attempt(db, username, client, now, limits).await? {
+        staff::forget_failures_until(db, since).await?;
         return Ok(Throttle::Allowed);
     }
-    let by_user: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM staff_login_failures WHERE username = ? AND at > ?")
-        .bind(username)
-        .bind(since)
-        .fetch_one(db)
-        .await?;
+    let by_user = staff::failures_of(db, username, since).await?;
     Ok(if by_user >= MAX_FAILURES { Throttle::Username } else { Throttle::Client })
 }
 
 /// A successful sign-in clears the username's failures (its own reserved attempt included).
-pub async fn record_success(db: &crate::db::Db, username: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM staff_login_failures WHERE username = ?").bind(username).execute(db).await?;
-    Ok(())
+pub async fn record_success(db: &crate::store::Db, username: &str) -> Result<(), sqlx::Error> {
+    staff::forget_failures_of(db, username).await
 }
 
 #[cfg(test)]

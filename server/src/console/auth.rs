@@ -1,7 +1,7 @@
 //! Console sign-in sessions: a random cookie (only its SHA-256 is stored), `SameSite=Strict`,
 //! with a per-session CSRF token every form must echo.
 
-use crate::{smart::now_unix, state::AppState};
+use crate::{smart::now_unix, state::AppState, store::staff};
 use axum::{
     extract::FromRequestParts,
     http::{header, request::Parts, HeaderMap},
@@ -18,17 +18,10 @@ fn hash(token: &str) -> String {
 /// Starts a session for `username`; returns the `Set-Cookie` value.
 pub async fn sign_in(state: &AppState, username: &str) -> Result<String, sqlx::Error> {
     let token = crate::smart::random_token(32);
-    sqlx::query(
-        "INSERT INTO staff_sessions (token_hash, username, csrf, expires_at, last_seen_at) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(hash(&token))
-    .bind(username)
-    .bind(crate::smart::random_token(24))
-    .bind(now_unix() + SESSION_SECS)
-    .bind(now_unix())
-    .execute(&state.db)
-    .await?;
-    sqlx::query("DELETE FROM staff_sessions WHERE expires_at < ?").bind(now_unix()).execute(&state.db).await?;
+    let now = now_unix();
+    staff::insert_session(&state.db, &hash(&token), username, &crate::smart::random_token(24), now, now + SESSION_SECS)
+        .await?;
+    staff::purge_expired_sessions(&state.db, now).await?;
     Ok(format!("{COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECS}"))
 }
 
@@ -61,10 +54,7 @@ impl Staff {
     }
 
     pub async fn sign_out(&self, state: &AppState) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM staff_sessions WHERE token_hash = ?")
-            .bind(&self.token_hash)
-            .execute(&state.db)
-            .await?;
+        staff::delete_session(&state.db, &self.token_hash).await?;
         Ok(())
     }
 }
@@ -92,31 +82,12 @@ impl FromRequestParts<AppState> for Staff {
         };
         // A sign-in ends after its 8 hours, or after `console_idle_timeout_secs` without a request.
         let idle_since = now - state.config.console_idle_timeout_secs as i64;
-        let row: Option<(String, String, String)> = sqlx::query_as(
-            "SELECT s.username, a.display_name, s.csrf FROM staff_sessions s JOIN staff_accounts a ON a.username = s.username \
-             WHERE s.token_hash = ? AND s.expires_at > ? AND s.last_seen_at >= ?",
-        )
-        .bind(&token_hash)
-        .bind(now)
-        .bind(idle_since)
-        .fetch_optional(&state.db)
-        .await
-        .map_err(failed)?;
+        let row = staff::session(&state.db, &token_hash, now, idle_since).await.map_err(failed)?;
         let Some((username, display_name, csrf)) = row else {
-            sqlx::query("DELETE FROM staff_sessions WHERE token_hash = ?")
-                .bind(&token_hash)
-                .execute(&state.db)
-                .await
-                .map_err(failed)?;
+            staff::delete_session(&state.db, &token_hash).await.map_err(failed)?;
             return Err(NotSignedIn);
         };
-        sqlx::query("UPDATE staff_sessions SET last_seen_at = ? WHERE token_hash = ? AND last_seen_at < ?")
-            .bind(now)
-            .bind(&token_hash)
-            .bind(now)
-            .execute(&state.db)
-            .await
-            .map_err(failed)?;
+        staff::touch_session(&state.db, &token_hash, now).await.map_err(failed)?;
         Ok(Staff { username, display_name, csrf, token_hash })
     }
 }

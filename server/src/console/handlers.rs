@@ -124,28 +124,9 @@ pub async fn logout(State(state): State<AppState>, staff: Staff, headers: Header
     r
 }
 
-#[derive(sqlx::FromRow)]
-struct QueueSql {
-    id: String,
-    referral_number: String,
-    patient_json: String,
-    service_id: String,
-    service_request_json: String,
-    task_status: String,
-    business_status: String,
-    created_at: i64,
-}
-
 pub async fn queue(State(state): State<AppState>, staff: Staff, Query(q): Query<HashMap<String, String>>) -> Response {
     let all = q.get("all").is_some_and(|v| v == "1");
-    let sql = if all {
-        "SELECT id, referral_number, patient_json, service_id, service_request_json, task_status, business_status, created_at \
-         FROM referrals ORDER BY created_at DESC LIMIT 500"
-    } else {
-        "SELECT id, referral_number, patient_json, service_id, service_request_json, task_status, business_status, created_at \
-         FROM referrals WHERE task_status NOT IN ('completed', 'rejected', 'cancelled') ORDER BY created_at DESC LIMIT 500"
-    };
-    let rows: Vec<QueueSql> = match sqlx::query_as(sql).fetch_all(&state.db).await {
+    let rows = match crate::store::referrals::queue(&state.db, all).await {
         Ok(r) => r,
         Err(e) => return internal("queue lookup failed", e),
     };
@@ -232,12 +213,7 @@ pub async fn document(
     _staff: Staff,
     Path((id, doc)): Path<(String, String)>,
 ) -> Response {
-    let row: Result<Option<(String, String, Vec<u8>)>, _> =
-        sqlx::query_as("SELECT filename, content_type, data FROM referral_documents WHERE id = ? AND referral_id = ?")
-            .bind(&doc)
-            .bind(&id)
-            .fetch_optional(&state.db)
-            .await;
+    let row = crate::store::referrals::document_file(&state.db, &id, &doc).await;
     match row {
         Ok(Some((filename, content_type, data))) => {
             let safe: String = filename.chars().filter(|c| c.is_ascii_alphanumeric() || "._- ".contains(*c)).collect();

@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 /// Liveness and readiness: answers 200 when the database answers.
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    match sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&state.db).await {
+    match state.db.ping().await {
         Ok(_) => (StatusCode::OK, Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unavailable");

@@ -7,13 +7,13 @@ use crate::{
     http::origin_check,
     referral::{
         attachments::{self, AttachmentError, Limits},
-        drafts::{self, DraftStatus},
         submit::{self, SubmitOutcome},
         wizard::{self, done_path, step_path, Wizard},
     },
     session::authorise::Activity,
     smart::now_unix,
     state::AppState,
+    store::drafts::{self, DraftStatus},
 };
 use app::{
     error::AppError,

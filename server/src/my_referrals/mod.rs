@@ -121,25 +121,28 @@ async fn list(State(state): State<AppState>, Path(session): Path<String>, header
         Ok(w) => w,
         Err(page) => return page,
     };
-    let rows: Vec<(String, String, String, String, String, String, i64)> = match sqlx::query_as(
-        "SELECT id, referral_number, patient_json, service_id, task_status, business_status, created_at FROM referrals \
-         WHERE ehr_id = ? AND (practitioner_ref = ? OR requester_ref = ?) ORDER BY created_at DESC LIMIT 500",
-    )
-    .bind(&who.ehr_id)
-    .bind(&who.practitioner_ref)
-    .bind(&as_requester)
-    .fetch_all(&state.db)
-    .await
-    {
-        Ok(r) => r,
-        Err(e) => return failed("listing referrals failed", e),
-    };
+    let rows =
+        match crate::store::referrals::of_practitioner(&state.db, &who.ehr_id, &who.practitioner_ref, &as_requester)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => return failed("listing referrals failed", e),
+        };
     let body = if rows.is_empty() {
         "<p data-testid=\"no-referrals\">You have no referrals from this EHR.</p>".to_string()
     } else {
         let rows: String = rows
             .iter()
-            .map(|(id, number, patient, service, status, business, created)| {
+            .map(|r| {
+                let (id, number, patient, service, status, business, created) = (
+                    &r.id,
+                    &r.referral_number,
+                    &r.patient_json,
+                    &r.service_id,
+                    &r.task_status,
+                    &r.business_status,
+                    &r.created_at,
+                );
                 let patient: Value = serde_json::from_str(patient).unwrap_or(Value::Null);
                 format!(
                     "<tr data-testid=\"my-row\"><td><a href=\"/me/{}/referrals/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -177,12 +180,7 @@ async fn detail(
         Err(page) => return page,
     };
     let mine: Option<(Option<String>, Option<String>)> =
-        match sqlx::query_as("SELECT practitioner_ref, requester_ref FROM referrals WHERE id = ? AND ehr_id = ?")
-            .bind(&id)
-            .bind(&who.ehr_id)
-            .fetch_optional(&state.db)
-            .await
-        {
+        match crate::store::referrals::owners(&state.db, &id, &who.ehr_id).await {
             Ok(r) => r,
             Err(e) => return failed("referral lookup failed", e),
         };

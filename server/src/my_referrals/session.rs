@@ -5,6 +5,7 @@ use crate::{
     session::{authorise::idle_grace_secs, binding},
     smart::{now_unix, random_token},
     state::AppState,
+    store::sessions,
 };
 use axum::http::HeaderMap;
 
@@ -19,21 +20,18 @@ pub async fn create(
     let secret = random_token(32);
     let now = now_unix();
     let ttl = state.config.session_ttl_secs;
-    sqlx::query(
-        "INSERT INTO practitioner_sessions (id, binding_hash, ehr_id, practitioner_ref, display_name, created_at, expires_at, \
-         last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&id)
-    .bind(binding::hash_secret(&secret))
-    .bind(ehr_id)
-    .bind(practitioner_ref)
-    .bind(display_name)
-    .bind(now)
-    .bind(now + ttl as i64)
-    .bind(now)
-    .execute(&state.db)
-    .await?;
-    sqlx::query("DELETE FROM practitioner_sessions WHERE expires_at < ?").bind(now).execute(&state.db).await?;
+    let binding_hash = binding::hash_secret(&secret);
+    let new = sessions::NewPractitionerSession {
+        id: &id,
+        binding_hash: &binding_hash,
+        ehr_id,
+        practitioner_ref,
+        display_name,
+        now,
+        expires_at: now + ttl as i64,
+    };
+    sessions::insert_practitioner(&state.db, &new).await?;
+    sessions::purge_expired_practitioners(&state.db, now).await?;
     let cookie = binding::set_cookie_value(&id, &secret, ttl);
     Ok((id, cookie))
 }
@@ -54,15 +52,7 @@ pub async fn authorised(state: &AppState, id: &str, headers: &HeaderMap) -> Resu
     // Like a launch, a sign-in that shows referrals across patients ends when left idle.
     let timeout = state.config.referral.inactivity_timeout_secs;
     let idle_since = now - timeout as i64 - idle_grace_secs(timeout);
-    let row: Option<(String, String, String, String)> = sqlx::query_as(
-        "SELECT binding_hash, ehr_id, practitioner_ref, display_name FROM practitioner_sessions \
-         WHERE id = ? AND expires_at > ? AND last_seen_at >= ?",
-    )
-    .bind(id)
-    .bind(now)
-    .bind(idle_since)
-    .fetch_optional(&state.db)
-    .await?;
+    let row = sessions::practitioner(&state.db, id, now, idle_since).await?;
     let Some((hash, ehr_id, practitioner_ref, display_name)) = row else { return Ok(None) };
     let presented = binding::presented_secret(headers, id);
     // Always a top-level tab of its own: the cookie is required (no fingerprint fallback).
@@ -70,11 +60,6 @@ pub async fn authorised(state: &AppState, id: &str, headers: &HeaderMap) -> Resu
     if !bound {
         return Ok(None);
     }
-    sqlx::query("UPDATE practitioner_sessions SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?")
-        .bind(now)
-        .bind(id)
-        .bind(now)
-        .execute(&state.db)
-        .await?;
+    sessions::touch_practitioner(&state.db, id, now).await?;
     Ok(Some(Practitioner { ehr_id, practitioner_ref, display_name }))
 }

@@ -3,7 +3,6 @@
 
 pub mod backoff;
 pub mod ehr_auth;
-pub mod store;
 pub mod worker;
 
 use std::sync::Arc;

@@ -3,13 +3,13 @@
 //! several workers and several app instances share one outbox, and a message whose process
 //! died mid-delivery is sent again, with the same ids, once its lease runs out.
 
-use super::{
-    backoff::retry_delay_secs,
-    ehr_auth, store,
-    store::{Claimed, Outcome, Recorded},
-    Outbox,
+use super::{backoff::retry_delay_secs, ehr_auth, Outbox};
+use crate::{
+    messaging::response::Verdict,
+    smart::now_unix,
+    state::AppState,
+    store::outbox::{self as store, Claimed, Outcome, Recorded},
 };
-use crate::{messaging::response::Verdict, smart::now_unix, state::AppState};
 use rand::Rng;
 use std::time::Duration;
 use tracing::Instrument;
@@ -33,7 +33,7 @@ async fn work(state: &AppState) {
     let poll = Duration::from_millis(state.config.outbox.poll_millis);
     loop {
         let claimed = {
-            let _gate = state.write_gate.lock().await;
+            let _gate = state.db.write_gate().await;
             store::claim(&state.db, now_unix(), state.config.outbox.lease_secs).await
         };
         match claimed {
@@ -100,7 +100,7 @@ async fn deliver_in_span(state: &AppState, outbox: &Outbox, message: Claimed) {
         }
     };
     let recorded = {
-        let _gate = state.write_gate.lock().await;
+        let _gate = state.db.write_gate().await;
         store::record(&state.db, &message, now, &outcome, history).await
     };
     match recorded {

@@ -1,7 +1,7 @@
 //! Attachments to a draft: PDFs and images, checked by their content (not the browser's claim),
 //! bounded in size and number, stored in the database with the draft.
 
-use crate::db::Db;
+use crate::store::{drafts, Db};
 use base64::Engine;
 use sha1::{Digest, Sha1};
 
@@ -82,32 +82,14 @@ pub fn sha1_base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Sha1::digest(bytes))
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct AttachmentRow {
-    pub id: String,
-    pub filename: String,
-    pub content_type: String,
-    pub size: i64,
-    pub sha1: String,
-    pub created_at: i64,
-}
+pub use crate::store::drafts::AttachmentRow;
 
 pub async fn list(db: &Db, draft_id: &str) -> Result<Vec<AttachmentRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, filename, content_type, size, sha1, created_at FROM draft_attachments WHERE draft_id = ? \
-         ORDER BY created_at, rowid",
-    )
-    .bind(draft_id)
-    .fetch_all(db)
-    .await
+    drafts::attachments(db, draft_id).await
 }
 
 pub async fn count(db: &Db, draft_id: &str) -> Result<u32, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM draft_attachments WHERE draft_id = ?")
-        .bind(draft_id)
-        .fetch_one(db)
-        .await?;
-    Ok(n as u32)
+    Ok(drafts::attachment_count(db, draft_id).await? as u32)
 }
 
 /// What adding an attachment did.
@@ -120,8 +102,8 @@ pub enum Added {
     Closed,
 }
 
-/// Adds a checked file to an editing draft, in one statement with the count check, so the limit
-/// holds however many uploads arrive at once.
+/// Adds a checked file to an editing draft; the store checks the count with the insert, so the
+/// limit holds however many uploads arrive at once.
 pub async fn add(
     db: &Db,
     draft_id: &str,
@@ -131,44 +113,17 @@ pub async fn add(
     now: i64,
 ) -> Result<Added, sqlx::Error> {
     let id = uuid::Uuid::new_v4().to_string();
-    let inserted = sqlx::query(
-        "INSERT INTO draft_attachments (id, draft_id, filename, content_type, size, sha1, data, created_at) \
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 \
-         WHERE EXISTS (SELECT 1 FROM referral_drafts WHERE id = ?2 AND status = 'editing') \
-           AND (SELECT COUNT(*) FROM draft_attachments WHERE draft_id = ?2) < ?9",
-    )
-    .bind(&id)
-    .bind(draft_id)
-    .bind(filename)
-    .bind(content_type)
-    .bind(bytes.len() as i64)
-    .bind(sha1_base64(bytes))
-    .bind(bytes)
-    .bind(now)
-    .bind(i64::from(max_count))
-    .execute(db)
-    .await?
-    .rows_affected();
-    if inserted == 1 {
+    let sha1 = sha1_base64(bytes);
+    let file = drafts::NewAttachment { id: &id, filename, content_type, sha1: &sha1, bytes, now };
+    if drafts::add_attachment(db, draft_id, &file, max_count).await? {
         return Ok(Added::Yes(id));
     }
-    let editing: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM referral_drafts WHERE id = ? AND status = 'editing')")
-            .bind(draft_id)
-            .fetch_one(db)
-            .await?;
-    Ok(if editing { Added::Full } else { Added::Closed })
+    Ok(if drafts::is_editing(db, draft_id).await? { Added::Full } else { Added::Closed })
 }
 
-/// Removes attachment `id` from draft `draft_id` (and only from it).
+/// Removes attachment `id` from the draft; `false` if it had no such attachment.
 pub async fn remove(db: &Db, draft_id: &str, id: &str) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM draft_attachments WHERE id = ? AND draft_id = ?")
-        .bind(id)
-        .bind(draft_id)
-        .execute(db)
-        .await?
-        .rows_affected()
-        == 1)
+    drafts::remove_attachment(db, draft_id, id).await
 }
 
 #[cfg(test)]

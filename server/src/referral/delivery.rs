@@ -1,6 +1,6 @@
 //! Where a referral's notification to the EHR stands, as its clinician sees it.
 
-use crate::{outbox::store, state::AppState};
+use crate::{state::AppState, store::outbox as store};
 use app::wizard_api::DeliveryView;
 use std::time::{Duration, Instant};
 

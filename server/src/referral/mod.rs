@@ -3,7 +3,6 @@
 
 pub mod attachments;
 pub mod delivery;
-pub mod drafts;
 pub mod fhir_build;
 pub mod number;
 pub mod prefill;
@@ -12,6 +11,5 @@ pub mod record;
 pub mod revoke;
 pub mod status_change;
 pub mod submit;
-pub mod timeline;
 pub mod tombstone;
 pub mod wizard;

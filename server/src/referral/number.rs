@@ -2,7 +2,7 @@
 //! 40 bits), reserved per draft before the referral is built, so a collision draws another number
 //! instead of failing the submit, and a retried submit keeps the draft's number.
 
-use crate::db::Db;
+use crate::store::{referrals, Db};
 
 /// A number from an alphabet without look-alikes (0/O, 1/I/L).
 pub fn random() -> String {
@@ -33,25 +33,11 @@ pub async fn reserve(
     mut draw: impl FnMut() -> String,
 ) -> Result<String, NumberError> {
     for _ in 0..DRAWS {
-        if let Some(existing) =
-            sqlx::query_scalar::<_, String>("SELECT number FROM referral_numbers WHERE draft_id = ?")
-                .bind(draft_id)
-                .fetch_optional(db)
-                .await?
-        {
+        if let Some(existing) = referrals::number_of_draft(db, draft_id).await? {
             return Ok(existing);
         }
         let number = draw();
-        let inserted = sqlx::query(
-            "INSERT INTO referral_numbers (number, draft_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(&number)
-        .bind(draft_id)
-        .bind(now)
-        .execute(db)
-        .await?
-        .rows_affected();
-        if inserted == 1 {
+        if referrals::reserve_number(db, &number, draft_id, now).await? {
             return Ok(number);
         }
         tracing::info!("referral number collision: drawing another");

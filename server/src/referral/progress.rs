@@ -4,9 +4,13 @@
 
 use super::{
     status_change::{self, ActionError, StaffAction},
-    submit, timeline,
+    submit,
 };
-use crate::{outbox::store as outbox, smart::registry, state::AppState};
+use crate::{
+    smart::registry,
+    state::AppState,
+    store::{outbox, referrals},
+};
 use serde_json::Value;
 
 #[derive(Debug, thiserror::Error)]
@@ -29,15 +33,6 @@ impl From<sqlx::Error> for ProgressError {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct Row {
-    ehr_id: String,
-    task_json: String,
-    service_request_json: String,
-    appointment_json: Option<String>,
-    revoked_at: Option<i64>,
-}
-
 fn parse(json: &str) -> Result<Value, ProgressError> {
     serde_json::from_str(json).map_err(|e| ProgressError::Internal(format!("stored resource unreadable: {e}")))
 }
@@ -49,13 +44,7 @@ pub async fn progress(
     action: &StaffAction,
     actor: &str,
 ) -> Result<&'static str, ProgressError> {
-    let row: Row = sqlx::query_as(
-        "SELECT ehr_id, task_json, service_request_json, appointment_json, revoked_at FROM referrals WHERE id = ?",
-    )
-    .bind(id)
-    .fetch_optional(&state.db)
-    .await?
-    .ok_or(ProgressError::Unknown)?;
+    let row = referrals::for_progress(&state.db, id).await?.ok_or(ProgressError::Unknown)?;
     if row.revoked_at.is_some() {
         return Err(ProgressError::Revoked);
     }
@@ -87,27 +76,23 @@ pub async fn progress(
     .map_err(|e| ProgressError::Internal(format!("the update message failed its checks: {e}")))?
     .to_string();
 
-    let gate = state.write_gate.lock().await;
+    let gate = state.db.write_gate().await;
     let mut tx = state.db.begin().await?;
-    let updated = sqlx::query(
-        "UPDATE referrals SET task_json = ?, task_status = ?, business_status = ?, appointment_json = ?, updated_at = ? \
-         WHERE id = ? AND task_json = ? AND revoked_at IS NULL",
-    )
-    .bind(change.task.to_string())
-    .bind(change.task_status)
-    .bind(change.business_status)
-    .bind(change.appointment.as_ref().or(current.as_ref()).map(Value::to_string))
-    .bind(now)
-    .bind(id)
-    .bind(&row.task_json)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if updated != 1 {
+    let (task_json, appointment_json) =
+        (change.task.to_string(), change.appointment.as_ref().or(current.as_ref()).map(Value::to_string));
+    let write = referrals::TaskChange {
+        task_json: &task_json,
+        task_status: change.task_status,
+        business_status: change.business_status,
+        appointment_json: appointment_json.as_deref(),
+        previous_task_json: &row.task_json,
+        now,
+    };
+    if !referrals::change_task(&mut tx, id, &write).await? {
         tx.rollback().await?;
         return Err(ProgressError::Conflict);
     }
-    timeline::record(
+    referrals::record_event(
         &mut tx,
         id,
         now,

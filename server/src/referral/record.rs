@@ -2,7 +2,7 @@
 //! timeline and the state of every message sent about it. Shared by the intake console and the
 //! clinician's status pages.
 
-use super::timeline::{self, TimelineEvent};
+use crate::store::referrals::{self, TimelineEvent};
 use crate::{fhir::display::patient_banner, smart::registry, state::AppState};
 use serde_json::Value;
 
@@ -35,34 +35,8 @@ pub struct Detail {
     pub last_change: String,
 }
 
-#[derive(sqlx::FromRow)]
-struct DetailSql {
-    referral_number: String,
-    ehr_id: String,
-    patient_json: String,
-    service_id: String,
-    service_request_json: String,
-    task_json: String,
-    consent_json: String,
-    task_status: String,
-    business_status: String,
-    appointment_json: Option<String>,
-    revoked_at: Option<i64>,
-    patient_id: String,
-    created_at: i64,
-    updated_at: Option<i64>,
-}
-
-/// The record of referral `id`; a revoked one carries ids and status only.
 pub async fn load(state: &AppState, id: &str) -> Result<Option<Detail>, sqlx::Error> {
-    let Some(r): Option<DetailSql> = sqlx::query_as(
-        "SELECT referral_number, ehr_id, patient_json, service_id, service_request_json, task_json, consent_json, task_status, \
-         business_status, appointment_json, revoked_at, patient_id, created_at, updated_at FROM referrals WHERE id = ?",
-    )
-    .bind(id)
-    .fetch_optional(&state.db)
-    .await?
-    else {
+    let Some(r) = referrals::detail(&state.db, id).await? else {
         return Ok(None);
     };
     let mut d = Detail {
@@ -112,22 +86,14 @@ pub async fn load(state: &AppState, id: &str) -> Result<Option<Detail>, sqlx::Er
         ("From".into(), ehr),
         ("Sent".into(), text(&sr, "/authoredOn")),
     ];
-    let docs: Vec<(String, String, i64)> =
-        sqlx::query_as("SELECT id, filename, size FROM referral_documents WHERE referral_id = ? ORDER BY created_at")
-            .bind(id)
-            .fetch_all(&state.db)
-            .await?;
+    let docs = referrals::documents(&state.db, id).await?;
     d.documents = docs.into_iter().map(|(i, n, s)| (i, n, format!("{} KB", (s + 1023) / 1024))).collect();
     d.appointment = r.appointment_json.as_deref().map(json).map(|a| {
         let place = a.pointer("/participant/1/actor/display").and_then(Value::as_str).unwrap_or("");
         format!("{} · {} ({})", text(&a, "/start"), place, text(&a, "/status"))
     });
-    d.timeline = timeline::of(&state.db, id).await?.into_iter().map(|e| (when(e.at), e)).collect();
-    let messages: Vec<(String, String, i64, Option<String>)> =
-        sqlx::query_as("SELECT event, status, attempts, rejection FROM outbox WHERE referral_id = ? ORDER BY seq")
-            .bind(id)
-            .fetch_all(&state.db)
-            .await?;
+    d.timeline = referrals::timeline(&state.db, id).await?.into_iter().map(|e| (when(e.at), e)).collect();
+    let messages = crate::store::outbox::messages_of(&state.db, id).await?;
     d.messages = messages
         .into_iter()
         .map(|(event, status, attempts, rejection)| {

@@ -8,9 +8,10 @@
 use super::{submit, tombstone};
 use crate::{
     messaging::{event::Event, status_bundle},
-    outbox::store::{self as outbox, NewMessage},
     smart::{now_unix, registry},
     state::AppState,
+    store::outbox::{self as outbox, NewMessage},
+    store::referrals,
 };
 use serde_json::{json, Value};
 
@@ -34,27 +35,8 @@ pub enum RevokeError {
     Unregistered(String),
 }
 
-#[derive(sqlx::FromRow)]
-struct Row {
-    draft_id: String,
-    session_id: String,
-    patient_id: String,
-    service_request_json: String,
-    task_json: String,
-    consent_json: String,
-    revoked_at: Option<i64>,
-}
-
-/// Revokes `service_request_id` for `ehr_id` (the source asking).
 pub async fn revoke(state: &AppState, ehr_id: &str, service_request_id: &str) -> Result<Revoked, RevokeError> {
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT draft_id, session_id, patient_id, service_request_json, task_json, consent_json, revoked_at \
-         FROM referrals WHERE id = ? AND ehr_id = ?",
-    )
-    .bind(service_request_id)
-    .bind(ehr_id)
-    .fetch_optional(&state.db)
-    .await?;
+    let row = referrals::for_revoke(&state.db, service_request_id, ehr_id).await?;
     let Some(row) = row else { return Ok(Revoked::Unknown) };
     if row.revoked_at.is_some() {
         return Ok(Revoked::Already);
@@ -76,50 +58,21 @@ pub async fn revoke(state: &AppState, ehr_id: &str, service_request_id: &str) ->
     let message = status_bundle::build_notify_update_status(&header, &our_base, &ehr_base, &task, &sr)?.to_string();
     let bare_patient = json!({"resourceType": "Patient", "id": row.patient_id}).to_string();
 
-    let gate = state.write_gate.lock().await;
+    let gate = state.db.write_gate().await;
     let mut tx = state.db.begin().await?;
-    let claimed = sqlx::query(
-        "UPDATE referrals SET service_request_json = ?, task_json = ?, consent_json = ?, patient_json = '{}', \
-         service_id = '', task_status = 'cancelled', business_status = '6.0', appointment_json = NULL, revoked_at = ? \
-         WHERE id = ? AND revoked_at IS NULL",
-    )
-    .bind(sr.to_string())
-    .bind(task.to_string())
-    .bind(consent.to_string())
-    .bind(now)
-    .bind(service_request_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
-    if !claimed {
+    let (sr_json, task_json, consent_json) = (sr.to_string(), task.to_string(), consent.to_string());
+    let tombstone = referrals::Tombstone {
+        service_request_json: &sr_json,
+        task_json: &task_json,
+        consent_json: &consent_json,
+        bare_patient_json: &bare_patient,
+    };
+    if !referrals::erase(&mut tx, &row, service_request_id, &tombstone, now).await? {
         tx.rollback().await?;
         return Ok(Revoked::Already);
     }
-    sqlx::query("DELETE FROM referral_documents WHERE referral_id = ?")
-        .bind(service_request_id)
-        .execute(&mut *tx)
-        .await?;
-    // Timeline texts (a decline reason, an appointment's place) go too; the steps and times stay.
-    sqlx::query("UPDATE referral_events SET text = NULL WHERE referral_id = ?")
-        .bind(service_request_id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM draft_attachments WHERE draft_id = ?").bind(&row.draft_id).execute(&mut *tx).await?;
-    sqlx::query("UPDATE referral_drafts SET form_json = '{}', errors_json = '[]' WHERE id = ?")
-        .bind(&row.draft_id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE launch_sessions SET patient_json = ?, draft_json = NULL WHERE id = ?")
-        .bind(&bare_patient)
-        .bind(&row.session_id)
-        .execute(&mut *tx)
-        .await?;
-    // Stored messages carry the patient and the referral: their bodies go; undelivered ones are
-    // cancelled (the source asked for the referral to be withdrawn). One being delivered right now
-    // finishes first (its body goes when it ends), and the cancellation below waits for it.
     outbox::cancel_for_revoke(&mut tx, service_request_id, now).await?;
-    super::timeline::record(&mut tx, service_request_id, now, "revoked", ("cancelled", "6.0"), None, Some(&ehr.name))
+    referrals::record_event(&mut tx, service_request_id, now, "revoked", ("cancelled", "6.0"), None, Some(&ehr.name))
         .await?;
     outbox::enqueue(
         &mut tx,
@@ -144,31 +97,13 @@ pub async fn revoke(state: &AppState, ehr_id: &str, service_request_id: &str) ->
     Ok(Revoked::Now)
 }
 
-/// Copies the WAL into the database file and truncates it, so pages holding removed data are gone
-/// from disk (with `secure_delete`, the freed pages in the file are zeroed). SQLite reports
-/// whether it could: a reader holding an old snapshot makes it stop short, so it is tried again
-/// for a while, and a checkpoint that never completes is logged as an error for operators.
-pub async fn checkpoint(db: &crate::db::Db) -> bool {
-    for attempt in 0..50 {
-        match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(db).await {
-            // (busy, WAL frames, frames checkpointed): busy 0 means every frame is in the file.
-            Ok((0, _, _)) => return true,
-            Ok((_, log, done)) => {
-                tracing::debug!(attempt, log, done, "WAL checkpoint blocked by a reader; trying again")
-            }
-            Err(e) => tracing::warn!(attempt, error = %e, "WAL checkpoint failed; trying again"),
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    tracing::error!("the WAL could not be checkpointed after a revoke: removed data may remain in the WAL file until the next checkpoint");
-    false
+/// Makes removed data leave the disk where the store can (SQLite: the WAL is checkpointed into
+/// the file, whose freed pages `secure_delete` zeroed); see [`crate::store::Db::flush_erasure`].
+pub async fn checkpoint(db: &crate::store::Db) -> bool {
+    db.flush_erasure().await
 }
 
 /// Whether the referral `service_request_id` was revoked.
-pub async fn is_revoked(db: &crate::db::Db, service_request_id: &str) -> Result<bool, sqlx::Error> {
-    let at: Option<Option<i64>> = sqlx::query_scalar("SELECT revoked_at FROM referrals WHERE id = ?")
-        .bind(service_request_id)
-        .fetch_optional(db)
-        .await?;
-    Ok(matches!(at, Some(Some(_))))
+pub async fn is_revoked(db: &crate::store::Db, service_request_id: &str) -> Result<bool, sqlx::Error> {
+    referrals::is_revoked(db, service_request_id).await
 }

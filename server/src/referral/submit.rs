@@ -5,24 +5,23 @@
 
 use super::{
     attachments,
-    drafts::DraftStatus,
     fhir_build::{self, AttachmentMeta, Party, ReferralIds, ReferralInput, RequestedService},
     wizard::{blockers, internal, step_errors, step_path, Wizard},
 };
 use crate::{
     config::EhrRegistration,
-    db::Db,
     fhir::{client::FhirReadError, identity},
     messaging::{
         event::Event,
         notify_bundle::{self, HeaderInput, MessageSource, NotifyAddInput},
     },
-    outbox::store::{self as outbox, NewMessage},
     smart::{
         access::{self, AccessError, EhrCallError},
         now_unix, registry,
     },
     state::AppState,
+    store::outbox::{self as outbox, NewMessage},
+    store::{self, drafts::DraftStatus, Db},
 };
 use app::{error::AppError, referral::form::ReferralForm};
 use serde_json::Value;
@@ -80,10 +79,7 @@ pub enum SubmitOutcome {
 
 /// `(referral number, ServiceRequest id)` of the referral made from draft `draft_id`, if any.
 pub async fn referral_for_draft(db: &Db, draft_id: &str) -> Result<Option<(String, String)>, sqlx::Error> {
-    sqlx::query_as("SELECT referral_number, id FROM referrals WHERE draft_id = ?")
-        .bind(draft_id)
-        .fetch_optional(db)
-        .await
+    store::referrals::for_draft(db, draft_id).await
 }
 
 /// The authorizing clinician the form names.
@@ -121,7 +117,7 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
     let ctx = w.validation(state);
     if let Some((step, _)) = blockers(form, &ctx, &state.directory).first() {
         let errors = step_errors(*step, form, &ctx, &state.directory);
-        super::drafts::save(
+        crate::store::drafts::save(
             &state.db,
             &draft.id,
             form,
@@ -158,7 +154,7 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
     let (sr_id, task_id, consent_id, rp_id) = (uuid(), uuid(), uuid(), uuid());
     let number = {
         // A write like the submit's own: queued at the gate, not in SQLite's busy handler.
-        let _gate = state.write_gate.lock().await;
+        let _gate = state.db.write_gate().await;
         super::number::reserve(&state.db, &draft.id, now, super::number::random)
             .await
             .map_err(internal("submit: reserving a referral number failed"))?
@@ -223,20 +219,13 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
     .map_err(|e| internal("submit: the notify-add-service-request message failed its checks")(e))?
     .to_string();
 
-    let _gate = state.write_gate.lock().await;
+    let _gate = state.db.write_gate().await;
     let mut tx = state.db.begin().await.map_err(internal("submit: begin failed"))?;
     // First statement of the transaction, so concurrent submits serialise on it: the loser
     // changes no row and finds the winner's referral.
-    let claimed = sqlx::query(
-        "UPDATE referral_drafts SET status = 'submitted', updated_at = ?, errors_json = '[]' WHERE id = ? AND status = 'editing'",
-    )
-    .bind(now)
-    .bind(&draft.id)
-    .execute(&mut *tx)
-    .await
-    .map_err(internal("submit: claiming the draft failed"))?
-    .rows_affected()
-        == 1;
+    let claimed = store::drafts::claim_for_submit(&mut tx, &draft.id, now)
+        .await
+        .map_err(internal("submit: claiming the draft failed"))?;
     if !claimed {
         tx.rollback().await.map_err(internal("submit: rollback failed"))?;
         return existing(state, &draft.id).await;
@@ -244,45 +233,36 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
     let task_status = built.task.get("status").and_then(Value::as_str).unwrap_or("requested").to_string();
     let business =
         built.task.pointer("/businessStatus/coding/0/code").and_then(Value::as_str).unwrap_or("2.0").to_string();
-    sqlx::query(
-        "INSERT INTO referrals (id, referral_number, draft_id, session_id, ehr_id, patient_id, service_id, task_id, task_status, \
-         business_status, service_request_json, task_json, consent_json, patient_json, user_json, created_at, \
-         practitioner_ref, requester_ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&sr_id)
-    .bind(&number)
-    .bind(&draft.id)
-    .bind(&w.session.id)
-    .bind(&w.session.ehr_id)
-    .bind(&w.session.patient_id)
-    .bind(&service.id)
-    .bind(&task_id)
-    .bind(&task_status)
-    .bind(&business)
-    .bind(built.service_request.to_string())
-    .bind(built.task.to_string())
-    .bind(built.consent.to_string())
-    .bind(&w.session.patient_json)
-    .bind(&w.session.user_json)
-    .bind(now)
-    .bind(w.user.practitioner.get("id").and_then(Value::as_str).map(|id| format!("Practitioner/{id}")))
-    .bind(built.service_request.pointer("/requester/reference").and_then(Value::as_str))
-    .execute(&mut *tx)
-    .await
-    .map_err(internal("submit: inserting the referral failed"))?;
+    let (sr_json, task_json, consent_json) =
+        (built.service_request.to_string(), built.task.to_string(), built.consent.to_string());
+    let practitioner_ref = w.user.practitioner.get("id").and_then(Value::as_str).map(|id| format!("Practitioner/{id}"));
+    let referral = store::referrals::NewReferral {
+        id: &sr_id,
+        referral_number: &number,
+        draft_id: &draft.id,
+        session_id: &w.session.id,
+        ehr_id: &w.session.ehr_id,
+        patient_id: &w.session.patient_id,
+        service_id: &service.id,
+        task_id: &task_id,
+        task_status: &task_status,
+        business_status: &business,
+        service_request_json: &sr_json,
+        task_json: &task_json,
+        consent_json: &consent_json,
+        patient_json: &w.session.patient_json,
+        user_json: &w.session.user_json,
+        created_at: now,
+        practitioner_ref: practitioner_ref.as_deref(),
+        requester_ref: built.service_request.pointer("/requester/reference").and_then(Value::as_str),
+    };
+    store::referrals::insert(&mut tx, &referral).await.map_err(internal("submit: inserting the referral failed"))?;
     for (file, doc) in files.iter().zip(&built.documents) {
-        sqlx::query(
-            "INSERT INTO referral_documents (id, referral_id, document_reference_json, filename, content_type, size, sha1, data, \
-             created_at) SELECT id, ?, ?, filename, content_type, size, sha1, data, created_at FROM draft_attachments WHERE id = ?",
-        )
-        .bind(&sr_id)
-        .bind(doc.to_string())
-        .bind(&file.id)
-        .execute(&mut *tx)
-        .await
-        .map_err(internal("submit: copying an attachment failed"))?;
+        store::referrals::copy_attachment(&mut tx, &sr_id, &file.id, &doc.to_string())
+            .await
+            .map_err(internal("submit: copying an attachment failed"))?;
     }
-    super::timeline::record(&mut tx, &sr_id, now, "submitted", (&task_status, &business), None, None)
+    store::referrals::record_event(&mut tx, &sr_id, now, "submitted", (&task_status, &business), None, None)
         .await
         .map_err(internal("submit: recording the timeline failed"))?;
     outbox::enqueue(

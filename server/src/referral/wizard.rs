@@ -1,20 +1,17 @@
 //! The wizard's server side: load a launch's draft, build what its pages show, and apply what the
 //! clinician posts (plain form posts and autosave alike). Handlers and server functions stay thin.
 
-use super::{
-    attachments,
-    drafts::{self, Draft, DraftOwner, DraftStatus},
-    prefill,
-};
+use super::{attachments, prefill};
 use crate::{
     directory::{Directory, Query, Service},
     fhir::display::{patient_banner, preferred_name},
-    session::{
-        authorise::{authorised_session_as, Activity},
-        store::{LaunchContext, SessionRow, UserRecord},
-    },
+    session::authorise::{authorised_session_as, Activity},
     smart::{now_unix, registry},
     state::AppState,
+    store::{
+        drafts::{self, Draft, DraftOwner, DraftStatus},
+        sessions::{LaunchContext, SessionRow, UserRecord},
+    },
 };
 use app::{
     api::LaunchView,

@@ -34,38 +34,18 @@ fn failed(state: &AppState, what: &str, e: impl std::fmt::Display) -> Response {
     page(state, StatusCode::INTERNAL_SERVER_ERROR, pages::unavailable(&app::error::AppError::Internal.to_string()))
 }
 
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: String,
-    referral_number: String,
-    service_id: String,
-    task_status: String,
-    business_status: String,
-    created_at: i64,
-    updated_at: Option<i64>,
-    revoked_at: Option<i64>,
-}
-
 async fn list(State(state): State<AppState>, Path(launch): Path<String>, headers: HeaderMap) -> Response {
     let session = match authorised_session(&state, &launch, &headers).await {
         Ok(s) => s,
         Err(e) => return page(&state, StatusCode::GONE, pages::unavailable(&e.to_string())),
     };
-    let rows: Vec<Row> = match sqlx::query_as(
-        "SELECT id, referral_number, service_id, task_status, business_status, created_at, updated_at, revoked_at \
-         FROM referrals WHERE ehr_id = ? AND patient_id = ? ORDER BY created_at DESC",
-    )
-    .bind(&session.ehr_id)
-    .bind(&session.patient_id)
-    .fetch_all(&state.db)
-    .await
-    {
+    let rows = match crate::store::referrals::of_patient(&state.db, &session.ehr_id, &session.patient_id).await {
         Ok(r) => r,
         Err(e) => return failed(&state, "listing referrals failed", e),
     };
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let row = match crate::outbox::store::delivery(&state.db, &r.id, NOTIFY_ADD_EVENT).await {
+        let row = match crate::store::outbox::delivery(&state.db, &r.id, NOTIFY_ADD_EVENT).await {
             Ok(row) => row,
             Err(e) => return failed(&state, "delivery lookup failed", e),
         };

@@ -2,12 +2,13 @@
 //! post goes through. It also enforces the launch's inactivity limit on the server, so a launch
 //! that shows PHI ends when its clinician walks away, whether or not scripts run in the page.
 
-use super::{binding, store};
+use super::binding;
 use crate::{
     http::client_addr,
-    referral::drafts::{self, DraftStatus},
     smart::now_unix,
     state::AppState,
+    store::drafts::{self, DraftStatus},
+    store::sessions as store,
 };
 use app::error::AppError;
 use axum::http::HeaderMap;

@@ -3,4 +3,3 @@
 pub mod authorise;
 pub mod binding;
 pub mod crypto;
-pub mod store;

@@ -6,8 +6,8 @@
 use super::{now_unix, registry, token};
 use crate::{
     fhir::client::{read_resource, Expect, FhirReadError},
-    session::store::{self, SessionRow},
     state::AppState,
+    store::sessions::{self as store, SessionRow},
 };
 use serde_json::Value;
 

@@ -5,7 +5,7 @@
 use super::{
     id_token,
     launch_reads::{read_launch, read_user, LaunchReadError, Reader, Wanted},
-    now_unix, pending, random_token, registry, token,
+    now_unix, random_token, registry, token,
     token_response::absolute_fhir_context,
 };
 use crate::{
@@ -17,8 +17,9 @@ use crate::{
         reference::{parse_reference, Reference},
     },
     http::{client_addr, server_timing::Stopwatch},
-    session::{binding, store},
+    session::binding,
     state::AppState,
+    store::{launches as pending, sessions as store},
 };
 use axum::{
     extract::{Query, State},

@@ -1,11 +1,12 @@
 //! `GET /launch?iss=…&launch=…`: the EHR launch's first leg.
 
-use super::{now_unix, pending, random_token, registry};
+use super::{now_unix, random_token, registry};
 use crate::{
     error::LaunchError,
     http::{client_addr, server_timing::Stopwatch},
     session::binding,
     state::AppState,
+    store::launches as pending,
 };
 use axum::{
     extract::{Query, State},

@@ -8,7 +8,7 @@ use crate::{
         identity::{self, Mismatch},
         reference::{self, parse_reference, Reference},
     },
-    session::store::UserRecord,
+    store::sessions::UserRecord,
 };
 use serde_json::Value;
 use url::Url;

@@ -7,7 +7,6 @@ pub mod discovery;
 pub mod id_token;
 pub mod launch;
 pub mod launch_reads;
-pub mod pending;
 pub mod registry;
 pub mod token;
 pub mod token_response;

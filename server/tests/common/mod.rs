@@ -26,6 +26,70 @@ pub struct TestEnv {
 impl Drop for TestEnv {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.data_dir);
+        drop_test_database(&self.data_dir);
+    }
+}
+
+/// The admin URL of the PostgreSQL server the tests run on, when the test command's PostgreSQL
+/// pass set it; `None`: the tests run on SQLite (a file in each test's data dir).
+pub fn test_postgres() -> Option<String> {
+    std::env::var("EREFERRAL_TEST_POSTGRES").ok().filter(|u| !u.is_empty())
+}
+
+fn test_database_name(data_dir: &std::path::Path) -> String {
+    let base = data_dir.file_name().and_then(|n| n.to_str()).unwrap_or("erx-test");
+    base.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect()
+}
+
+fn with_database(admin: &str, name: &str) -> String {
+    let mut url = Url::parse(admin).expect("EREFERRAL_TEST_POSTGRES is a URL");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+/// The database a test's server keeps its data in, named after its data dir so a restarted
+/// instance on the same dir finds the same data: on PostgreSQL a database of its own (created on
+/// first use), on SQLite `None` (the server's default, a file in the data dir).
+pub async fn test_database_url(data_dir: &std::path::Path) -> Option<String> {
+    use sqlx::Connection;
+    let admin = test_postgres()?;
+    let name = test_database_name(data_dir);
+    let mut c = sqlx::PgConnection::connect(&admin).await.expect("connecting to the test PostgreSQL server");
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_optional(&mut c)
+        .await
+        .unwrap();
+    if exists.is_none() {
+        sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut c).await.expect("creating a test database");
+    }
+    Some(with_database(&admin, &name))
+}
+
+/// Drops the test's PostgreSQL database (from `Drop`, so on a thread with a runtime of its own).
+pub fn drop_test_database(data_dir: &std::path::Path) {
+    let Some(admin) = test_postgres() else { return };
+    let name = test_database_name(data_dir);
+    let _ = std::thread::spawn(move || {
+        use sqlx::Connection;
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut c).await;
+            }
+        });
+    })
+    .join();
+}
+
+/// Adds the test database's URL to a test server's environment (nothing on SQLite), unless the
+/// test chose one.
+async fn add_test_database(env: &mut HashMap<String, String>, data_dir: &std::path::Path) {
+    if env.contains_key("EREFERRAL_DATABASE_URL") {
+        return;
+    }
+    if let Some(url) = test_database_url(data_dir).await {
+        env.insert("EREFERRAL_DATABASE_URL".into(), url);
     }
 }
 
@@ -49,6 +113,7 @@ pub async fn start_with(extra: &[(&str, &str)]) -> TestEnv {
     for (k, v) in extra {
         env.insert(k.to_string(), v.to_string());
     }
+    add_test_database(&mut env, &data_dir).await;
     let config = Config::from_sources(None, &|k| env.get(k).cloned()).expect("test config");
     let running =
         startup::start_on(config, leptos_options(), app_listener, Some(sandbox_listener)).await.expect("start");
@@ -165,6 +230,7 @@ process_message = {{ endpoint = "{fhir}/$process-message", auth = {process_messa
     for (k, v) in extra_env {
         env.insert(k.to_string(), v.to_string());
     }
+    add_test_database(&mut env, &data_dir).await;
     let config = Config::from_sources(Some(&toml), &|k| env.get(k).cloned()).expect("test config");
     let embedded_wanted = env.get("EREFERRAL_SANDBOX").is_some_and(|v| v == "on");
     assert_eq!(config.sandbox.enabled, embedded_wanted, "an [[ehr]] turns the embedded sandbox off unless asked");
@@ -179,7 +245,7 @@ process_message = {{ endpoint = "{fhir}/$process-message", auth = {process_messa
 
 /// How many launch sessions the app has stored.
 pub async fn session_count(env: &TestEnv) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM launch_sessions").fetch_one(&env.state.db).await.unwrap()
+    server::sql_scalar!(&env.state.db, "SELECT COUNT(*) FROM launch_sessions").unwrap()
 }
 
 pub fn launch_request(patient: &str, user: &str) -> LaunchRequest {
@@ -373,7 +439,7 @@ where
 }
 
 pub async fn count(env: &TestEnv, sql: &str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(&env.state.db).await.unwrap()
+    server::sql_scalar!(&env.state.db, sql).unwrap()
 }
 
 /// A bearer from our token endpoint for the sandbox EHR as API client (its dev key signs the

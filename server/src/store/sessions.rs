@@ -1,7 +1,11 @@
-//! Launch sessions in the database.
+//! Launch sessions, and the practitioners' own sign-ins (standalone launches), in the database.
 
-use super::crypto::{CryptoError, TokenCipher};
-use crate::{db::Db, smart::token::Tokens};
+use super::Db;
+use crate::{
+    session::crypto::{CryptoError, TokenCipher},
+    smart::token::Tokens,
+    sql_exec, sql_optional,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -78,59 +82,53 @@ pub enum SessionError {
 
 pub async fn insert(db: &Db, cipher: &TokenCipher, s: &NewSession) -> Result<(), SessionError> {
     let tokens = serde_json::to_vec(&s.tokens).map_err(|e| SessionError::Corrupt(e.to_string()))?;
-    sqlx::query(
+    sql_exec!(
+        db,
         "INSERT INTO launch_sessions (id, binding_hash, cookie_bound, fingerprint, ehr_id, patient_id, user_ref, context_json, \
          patient_json, user_json, draft_json, tokens_enc, token_expires_at, created_at, expires_at, last_seen_at) \
-         VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&s.id)
-    .bind(&s.binding_hash)
-    .bind(&s.fingerprint)
-    .bind(&s.ehr_id)
-    .bind(&s.patient_id)
-    .bind(&s.user_ref)
-    .bind(json(&s.context))
-    .bind(json(&s.patient))
-    .bind(json(&s.user))
-    .bind(s.draft.as_ref().map(json))
-    .bind(cipher.encrypt(&tokens))
-    .bind(s.token_expires_at)
-    .bind(s.created_at)
-    .bind(s.expires_at)
-    .bind(s.created_at)
-    .execute(db)
-    .await?;
+         VALUES ($1, $2, FALSE, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        &s.id,
+        &s.binding_hash,
+        &s.fingerprint,
+        &s.ehr_id,
+        &s.patient_id,
+        &s.user_ref,
+        json(&s.context),
+        json(&s.patient),
+        json(&s.user),
+        s.draft.as_ref().map(json),
+        cipher.encrypt(&tokens),
+        s.token_expires_at,
+        s.created_at,
+        s.expires_at,
+        s.created_at,
+    )?;
     Ok(())
 }
 
+const COLUMNS: &str = "id, binding_hash, cookie_bound, fingerprint, last_seen_at, ehr_id, patient_id, user_ref, \
+    context_json, patient_json, user_json, draft_json, tokens_enc, token_expires_at, created_at, expires_at";
+
 /// The live (unexpired) session `id`.
 pub async fn get(db: &Db, id: &str, now: i64) -> Result<Option<SessionRow>, SessionError> {
-    Ok(sqlx::query_as::<_, SessionRow>("SELECT * FROM launch_sessions WHERE id = ? AND expires_at > ?")
-        .bind(id)
-        .bind(now)
-        .fetch_optional(db)
-        .await?)
+    let sql = format!("SELECT {COLUMNS} FROM launch_sessions WHERE id = $1 AND expires_at > $2");
+    Ok(sql_optional!(db, &sql, id, now)?)
 }
 
 pub async fn mark_cookie_bound(db: &Db, id: &str) -> Result<(), SessionError> {
-    sqlx::query("UPDATE launch_sessions SET cookie_bound = 1 WHERE id = ?").bind(id).execute(db).await?;
+    sql_exec!(db, "UPDATE launch_sessions SET cookie_bound = TRUE WHERE id = $1", id)?;
     Ok(())
 }
 
 /// Records activity in the launch at `now`.
 pub async fn touch(db: &Db, id: &str, now: i64) -> Result<(), SessionError> {
-    sqlx::query("UPDATE launch_sessions SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?")
-        .bind(now)
-        .bind(id)
-        .bind(now)
-        .execute(db)
-        .await?;
+    sql_exec!(db, "UPDATE launch_sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1", now, id)?;
     Ok(())
 }
 
 /// Ends the launch `id` now (it stays readable to nobody; the purger deletes it).
 pub async fn end(db: &Db, id: &str, now: i64) -> Result<(), SessionError> {
-    sqlx::query("UPDATE launch_sessions SET expires_at = ? WHERE id = ?").bind(now).bind(id).execute(db).await?;
+    sql_exec!(db, "UPDATE launch_sessions SET expires_at = $1 WHERE id = $2", now, id)?;
     Ok(())
 }
 
@@ -142,17 +140,73 @@ pub async fn update_tokens(
     expires_at: i64,
 ) -> Result<(), SessionError> {
     let plain = serde_json::to_vec(tokens).map_err(|e| SessionError::Corrupt(e.to_string()))?;
-    sqlx::query("UPDATE launch_sessions SET tokens_enc = ?, token_expires_at = ? WHERE id = ?")
-        .bind(cipher.encrypt(&plain))
-        .bind(expires_at)
-        .bind(id)
-        .execute(db)
-        .await?;
+    sql_exec!(
+        db,
+        "UPDATE launch_sessions SET tokens_enc = $1, token_expires_at = $2 WHERE id = $3",
+        cipher.encrypt(&plain),
+        expires_at,
+        id
+    )?;
     Ok(())
 }
 
 pub async fn purge_expired(db: &Db, now: i64) -> Result<u64, SessionError> {
-    Ok(sqlx::query("DELETE FROM launch_sessions WHERE expires_at <= ?").bind(now).execute(db).await?.rows_affected())
+    Ok(sql_exec!(db, "DELETE FROM launch_sessions WHERE expires_at <= $1", now)?)
+}
+
+/// A practitioner's own sign-in (standalone launch), for "my referrals".
+#[derive(Debug, Clone)]
+pub struct NewPractitionerSession<'a> {
+    pub id: &'a str,
+    pub binding_hash: &'a str,
+    pub ehr_id: &'a str,
+    pub practitioner_ref: &'a str,
+    pub display_name: &'a str,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+pub async fn insert_practitioner(db: &Db, s: &NewPractitionerSession<'_>) -> Result<(), sqlx::Error> {
+    sql_exec!(
+        db,
+        "INSERT INTO practitioner_sessions (id, binding_hash, ehr_id, practitioner_ref, display_name, created_at, expires_at, \
+         last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $6)",
+        s.id,
+        s.binding_hash,
+        s.ehr_id,
+        s.practitioner_ref,
+        s.display_name,
+        s.now,
+        s.expires_at,
+    )?;
+    Ok(())
+}
+
+/// `(binding hash, EHR, Practitioner reference, display name)` of the practitioner sign-in `id`,
+/// if it has not expired and was active since `idle_since`.
+pub async fn practitioner(
+    db: &Db,
+    id: &str,
+    now: i64,
+    idle_since: i64,
+) -> Result<Option<(String, String, String, String)>, sqlx::Error> {
+    sql_optional!(
+        db,
+        "SELECT binding_hash, ehr_id, practitioner_ref, display_name FROM practitioner_sessions \
+         WHERE id = $1 AND expires_at > $2 AND last_seen_at >= $3",
+        id,
+        now,
+        idle_since
+    )
+}
+
+pub async fn touch_practitioner(db: &Db, id: &str, now: i64) -> Result<(), sqlx::Error> {
+    sql_exec!(db, "UPDATE practitioner_sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1", now, id)?;
+    Ok(())
+}
+
+pub async fn purge_expired_practitioners(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
+    sql_exec!(db, "DELETE FROM practitioner_sessions WHERE expires_at < $1", now)
 }
 
 impl SessionRow {

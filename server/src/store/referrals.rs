@@ -1,0 +1,445 @@
+//! Submitted referrals and what belongs to them: their FHIR resources, documents, numbers,
+//! timeline, and the reads of the status pages, the console, "my referrals" and the FHIR API.
+
+use super::{Db, Tx};
+use crate::{sql_all, sql_exec, sql_optional, sql_scalar_optional};
+
+/// A referral as submit records it (in the submit's transaction).
+#[derive(Debug, Clone)]
+pub struct NewReferral<'a> {
+    pub id: &'a str,
+    pub referral_number: &'a str,
+    pub draft_id: &'a str,
+    pub session_id: &'a str,
+    pub ehr_id: &'a str,
+    pub patient_id: &'a str,
+    pub service_id: &'a str,
+    pub task_id: &'a str,
+    pub task_status: &'a str,
+    pub business_status: &'a str,
+    pub service_request_json: &'a str,
+    pub task_json: &'a str,
+    pub consent_json: &'a str,
+    pub patient_json: &'a str,
+    pub user_json: &'a str,
+    pub created_at: i64,
+    pub practitioner_ref: Option<&'a str>,
+    pub requester_ref: Option<&'a str>,
+}
+
+pub async fn insert(tx: &mut Tx, r: &NewReferral<'_>) -> Result<(), sqlx::Error> {
+    sql_exec!(
+        in tx,
+        "INSERT INTO referrals (id, referral_number, draft_id, session_id, ehr_id, patient_id, service_id, task_id, task_status, \
+         business_status, service_request_json, task_json, consent_json, patient_json, user_json, created_at, \
+         practitioner_ref, requester_ref) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+        r.id,
+        r.referral_number,
+        r.draft_id,
+        r.session_id,
+        r.ehr_id,
+        r.patient_id,
+        r.service_id,
+        r.task_id,
+        r.task_status,
+        r.business_status,
+        r.service_request_json,
+        r.task_json,
+        r.consent_json,
+        r.patient_json,
+        r.user_json,
+        r.created_at,
+        r.practitioner_ref,
+        r.requester_ref,
+    )?;
+    Ok(())
+}
+
+/// Copies draft attachment `attachment_id` into the referral as document `attachment_id`.
+pub async fn copy_attachment(
+    tx: &mut Tx,
+    referral_id: &str,
+    attachment_id: &str,
+    document_reference_json: &str,
+) -> Result<(), sqlx::Error> {
+    sql_exec!(
+        in tx,
+        "INSERT INTO referral_documents (id, referral_id, document_reference_json, filename, content_type, size, sha1, data, \
+         created_at) SELECT id, $1, $2, filename, content_type, size, sha1, data, created_at FROM draft_attachments WHERE id = $3",
+        referral_id,
+        document_reference_json,
+        attachment_id,
+    )?;
+    Ok(())
+}
+
+/// `(referral number, ServiceRequest id)` of the referral made from draft `draft_id`, if any.
+pub async fn for_draft(db: &Db, draft_id: &str) -> Result<Option<(String, String)>, sqlx::Error> {
+    sql_optional!(db, "SELECT referral_number, id FROM referrals WHERE draft_id = $1", draft_id)
+}
+
+/// The number reserved for draft `draft_id`, if any.
+pub async fn number_of_draft(db: &Db, draft_id: &str) -> Result<Option<String>, sqlx::Error> {
+    sql_scalar_optional!(db, "SELECT number FROM referral_numbers WHERE draft_id = $1", draft_id)
+}
+
+/// Reserves `number` for draft `draft_id`; `false` if the number (or the draft) has one already.
+pub async fn reserve_number(db: &Db, number: &str, draft_id: &str, now: i64) -> Result<bool, sqlx::Error> {
+    Ok(sql_exec!(
+        db,
+        "INSERT INTO referral_numbers (number, draft_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        number,
+        draft_id,
+        now
+    )? == 1)
+}
+
+/// What a revoke needs of a referral.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RevokeRow {
+    pub draft_id: String,
+    pub session_id: String,
+    pub patient_id: String,
+    pub service_request_json: String,
+    pub task_json: String,
+    pub consent_json: String,
+    pub revoked_at: Option<i64>,
+}
+
+pub async fn for_revoke(db: &Db, id: &str, ehr_id: &str) -> Result<Option<RevokeRow>, sqlx::Error> {
+    sql_optional!(
+        db,
+        "SELECT draft_id, session_id, patient_id, service_request_json, task_json, consent_json, revoked_at \
+         FROM referrals WHERE id = $1 AND ehr_id = $2",
+        id,
+        ehr_id
+    )
+}
+
+/// The tombstones a revoke leaves in place of the referral's resources.
+#[derive(Debug, Clone)]
+pub struct Tombstone<'a> {
+    pub service_request_json: &'a str,
+    pub task_json: &'a str,
+    pub consent_json: &'a str,
+    /// The launch's Patient reduced to its id.
+    pub bare_patient_json: &'a str,
+}
+
+/// Replaces the referral's resources by their tombstones and removes its personal health
+/// information everywhere it was kept: documents, timeline texts, the draft and its attachments,
+/// the launch's copy of the patient. `false` (nothing changed) if it was revoked already. The
+/// first statement locks the referral's row, so a revoke and a status change serialise.
+pub async fn erase(tx: &mut Tx, row: &RevokeRow, id: &str, t: &Tombstone<'_>, now: i64) -> Result<bool, sqlx::Error> {
+    let claimed = sql_exec!(
+        in &mut *tx,
+        "UPDATE referrals SET service_request_json = $1, task_json = $2, consent_json = $3, patient_json = '{}', \
+         service_id = '', task_status = 'cancelled', business_status = '6.0', appointment_json = NULL, \
+         revoked_at = $4 WHERE id = $5 AND revoked_at IS NULL",
+        t.service_request_json,
+        t.task_json,
+        t.consent_json,
+        now,
+        id,
+    )? == 1;
+    if !claimed {
+        return Ok(false);
+    }
+    sql_exec!(in &mut *tx, "DELETE FROM referral_documents WHERE referral_id = $1", id)?;
+    sql_exec!(in &mut *tx, "UPDATE referral_events SET text = NULL WHERE referral_id = $1", id)?;
+    sql_exec!(in &mut *tx, "DELETE FROM draft_attachments WHERE draft_id = $1", &row.draft_id)?;
+    sql_exec!(in &mut *tx, "UPDATE referral_drafts SET form_json = '{}', errors_json = '[]' WHERE id = $1", &row.draft_id)?;
+    sql_exec!(
+        in &mut *tx,
+        "UPDATE launch_sessions SET patient_json = $1, draft_json = NULL WHERE id = $2",
+        t.bare_patient_json,
+        &row.session_id,
+    )?;
+    Ok(true)
+}
+
+pub async fn is_revoked(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
+    let at: Option<(Option<i64>,)> = sql_optional!(db, "SELECT revoked_at FROM referrals WHERE id = $1", id)?;
+    Ok(matches!(at, Some((Some(_),))))
+}
+
+/// What a status change needs of a referral.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ProgressRow {
+    pub ehr_id: String,
+    pub task_json: String,
+    pub service_request_json: String,
+    pub appointment_json: Option<String>,
+    pub revoked_at: Option<i64>,
+}
+
+pub async fn for_progress(db: &Db, id: &str) -> Result<Option<ProgressRow>, sqlx::Error> {
+    sql_optional!(
+        db,
+        "SELECT ehr_id, task_json, service_request_json, appointment_json, revoked_at FROM referrals WHERE id = $1",
+        id
+    )
+}
+
+/// A status change to write, if the Task is still the one it was computed from.
+#[derive(Debug, Clone)]
+pub struct TaskChange<'a> {
+    pub task_json: &'a str,
+    pub task_status: &'a str,
+    pub business_status: &'a str,
+    pub appointment_json: Option<&'a str>,
+    /// The Task as read before the change: someone else's change in between makes this fail.
+    pub previous_task_json: &'a str,
+    pub now: i64,
+}
+
+/// Writes the change (its first statement locks the referral's row); `false` when the referral
+/// changed meanwhile or was revoked.
+pub async fn change_task(tx: &mut Tx, id: &str, c: &TaskChange<'_>) -> Result<bool, sqlx::Error> {
+    Ok(sql_exec!(
+        in tx,
+        "UPDATE referrals SET task_json = $1, task_status = $2, business_status = $3, appointment_json = $4, updated_at = $5 \
+         WHERE id = $6 AND task_json = $7 AND revoked_at IS NULL",
+        c.task_json,
+        c.task_status,
+        c.business_status,
+        c.appointment_json,
+        c.now,
+        id,
+        c.previous_task_json,
+    )? == 1)
+}
+
+/// One line of the referral's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TimelineEvent {
+    pub at: i64,
+    pub kind: String,
+    pub task_status: String,
+    pub business_status: String,
+    pub text: Option<String>,
+    pub actor: Option<String>,
+}
+
+/// Adds a line to the referral's timeline, in the transaction of the change.
+pub async fn record_event(
+    tx: &mut Tx,
+    referral_id: &str,
+    at: i64,
+    kind: &str,
+    (task_status, business_status): (&str, &str),
+    text: Option<&str>,
+    actor: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sql_exec!(
+        in tx,
+        "INSERT INTO referral_events (referral_id, at, kind, task_status, business_status, text, actor) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        referral_id,
+        at,
+        kind,
+        task_status,
+        business_status,
+        text,
+        actor,
+    )?;
+    Ok(())
+}
+
+/// The referral's timeline, oldest first.
+pub async fn timeline(db: &Db, referral_id: &str) -> Result<Vec<TimelineEvent>, sqlx::Error> {
+    sql_all!(
+        db,
+        "SELECT at, kind, task_status, business_status, text, actor FROM referral_events WHERE referral_id = $1 ORDER BY seq",
+        referral_id
+    )
+}
+
+/// A referral as its record page shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DetailRow {
+    pub referral_number: String,
+    pub ehr_id: String,
+    pub patient_json: String,
+    pub service_id: String,
+    pub service_request_json: String,
+    pub task_json: String,
+    pub consent_json: String,
+    pub task_status: String,
+    pub business_status: String,
+    pub appointment_json: Option<String>,
+    pub revoked_at: Option<i64>,
+    pub patient_id: String,
+    pub created_at: i64,
+    pub updated_at: Option<i64>,
+}
+
+pub async fn detail(db: &Db, id: &str) -> Result<Option<DetailRow>, sqlx::Error> {
+    sql_optional!(
+        db,
+        "SELECT referral_number, ehr_id, patient_json, service_id, service_request_json, task_json, consent_json, task_status, \
+         business_status, appointment_json, revoked_at, patient_id, created_at, updated_at FROM referrals WHERE id = $1",
+        id
+    )
+}
+
+/// `(id, filename, size)` of the referral's documents, oldest first.
+pub async fn documents(db: &Db, referral_id: &str) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    sql_all!(
+        db,
+        "SELECT id, filename, size FROM referral_documents WHERE referral_id = $1 ORDER BY created_at, id",
+        referral_id
+    )
+}
+
+/// `(filename, content type, bytes)` of document `doc` of referral `referral_id`.
+pub async fn document_file(
+    db: &Db,
+    referral_id: &str,
+    doc: &str,
+) -> Result<Option<(String, String, Vec<u8>)>, sqlx::Error> {
+    sql_optional!(
+        db,
+        "SELECT filename, content_type, data FROM referral_documents WHERE id = $1 AND referral_id = $2",
+        doc,
+        referral_id
+    )
+}
+
+/// A line of the intake console's queue.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct QueueRow {
+    pub id: String,
+    pub referral_number: String,
+    pub patient_json: String,
+    pub service_id: String,
+    pub service_request_json: String,
+    pub task_status: String,
+    pub business_status: String,
+    pub created_at: i64,
+}
+
+/// The newest 500 referrals; only those still open unless `all`.
+pub async fn queue(db: &Db, all: bool) -> Result<Vec<QueueRow>, sqlx::Error> {
+    let sql = if all {
+        "SELECT id, referral_number, patient_json, service_id, service_request_json, task_status, business_status, created_at \
+         FROM referrals ORDER BY created_at DESC, id LIMIT 500"
+    } else {
+        "SELECT id, referral_number, patient_json, service_id, service_request_json, task_status, business_status, created_at \
+         FROM referrals WHERE task_status NOT IN ('completed', 'rejected', 'cancelled') ORDER BY created_at DESC, id LIMIT 500"
+    };
+    sql_all!(db, sql)
+}
+
+/// A referral in the launched patient's list.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PatientReferral {
+    pub id: String,
+    pub referral_number: String,
+    pub service_id: String,
+    pub task_status: String,
+    pub business_status: String,
+    pub created_at: i64,
+    pub updated_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+pub async fn of_patient(db: &Db, ehr_id: &str, patient_id: &str) -> Result<Vec<PatientReferral>, sqlx::Error> {
+    sql_all!(
+        db,
+        "SELECT id, referral_number, service_id, task_status, business_status, created_at, updated_at, revoked_at \
+         FROM referrals WHERE ehr_id = $1 AND patient_id = $2 ORDER BY created_at DESC, id",
+        ehr_id,
+        patient_id
+    )
+}
+
+/// A referral in a practitioner's "my referrals".
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PractitionerReferral {
+    pub id: String,
+    pub referral_number: String,
+    pub patient_json: String,
+    pub service_id: String,
+    pub task_status: String,
+    pub business_status: String,
+    pub created_at: i64,
+}
+
+/// The newest 500 referrals the practitioner launched or is the requester of.
+pub async fn of_practitioner(
+    db: &Db,
+    ehr_id: &str,
+    practitioner_ref: &str,
+    requester_ref: &str,
+) -> Result<Vec<PractitionerReferral>, sqlx::Error> {
+    sql_all!(
+        db,
+        "SELECT id, referral_number, patient_json, service_id, task_status, business_status, created_at FROM referrals \
+         WHERE ehr_id = $1 AND (practitioner_ref = $2 OR requester_ref = $3) ORDER BY created_at DESC, id LIMIT 500",
+        ehr_id,
+        practitioner_ref,
+        requester_ref
+    )
+}
+
+/// `(practitioner_ref, requester_ref)` of referral `id` from EHR `ehr_id`.
+pub async fn owners(db: &Db, id: &str, ehr_id: &str) -> Result<Option<(Option<String>, Option<String>)>, sqlx::Error> {
+    sql_optional!(db, "SELECT practitioner_ref, requester_ref FROM referrals WHERE id = $1 AND ehr_id = $2", id, ehr_id)
+}
+
+/// The id of referral `id`, if EHR `ehr_id` sent it.
+pub async fn id_from_ehr(db: &Db, id: &str, ehr_id: &str) -> Result<Option<String>, sqlx::Error> {
+    sql_scalar_optional!(db, "SELECT id FROM referrals WHERE id = $1 AND ehr_id = $2", id, ehr_id)
+}
+
+/// The id of the referral numbered `number`, if EHR `ehr_id` sent it.
+pub async fn id_by_number(db: &Db, number: &str, ehr_id: &str) -> Result<Option<String>, sqlx::Error> {
+    sql_scalar_optional!(db, "SELECT id FROM referrals WHERE referral_number = $1 AND ehr_id = $2", number, ehr_id)
+}
+
+/// ServiceRequest `id` as stored, if EHR `ehr_id` sent it.
+pub async fn service_request_json(db: &Db, id: &str, ehr_id: &str) -> Result<Option<String>, sqlx::Error> {
+    sql_scalar_optional!(db, "SELECT service_request_json FROM referrals WHERE id = $1 AND ehr_id = $2", id, ehr_id)
+}
+
+/// Task `task_id` as stored, if its referral came from EHR `ehr_id`.
+pub async fn task_json(db: &Db, task_id: &str, ehr_id: &str) -> Result<Option<String>, sqlx::Error> {
+    sql_scalar_optional!(db, "SELECT task_json FROM referrals WHERE task_id = $1 AND ehr_id = $2", task_id, ehr_id)
+}
+
+/// `(task id, Task)` of the referral whose ServiceRequest is `service_request_id`.
+pub async fn tasks_based_on(
+    db: &Db,
+    service_request_id: &str,
+    ehr_id: &str,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sql_all!(db, "SELECT task_id, task_json FROM referrals WHERE id = $1 AND ehr_id = $2", service_request_id, ehr_id)
+}
+
+/// `(task id, Task)` of Task `task_id`.
+pub async fn tasks_with_id(db: &Db, task_id: &str, ehr_id: &str) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sql_all!(db, "SELECT task_id, task_json FROM referrals WHERE task_id = $1 AND ehr_id = $2", task_id, ehr_id)
+}
+
+/// DocumentReference `id` as stored, if its referral came from EHR `ehr_id`.
+pub async fn document_reference_json(db: &Db, id: &str, ehr_id: &str) -> Result<Option<String>, sqlx::Error> {
+    sql_scalar_optional!(
+        db,
+        "SELECT d.document_reference_json FROM referral_documents d JOIN referrals r ON r.id = d.referral_id \
+         WHERE d.id = $1 AND r.ehr_id = $2",
+        id,
+        ehr_id
+    )
+}
+
+/// `(content type, bytes)` of Binary `id`, if its referral came from EHR `ehr_id`.
+pub async fn binary(db: &Db, id: &str, ehr_id: &str) -> Result<Option<(String, Vec<u8>)>, sqlx::Error> {
+    sql_optional!(
+        db,
+        "SELECT d.content_type, d.data FROM referral_documents d JOIN referrals r ON r.id = d.referral_id \
+         WHERE d.id = $1 AND r.ehr_id = $2",
+        id,
+        ehr_id
+    )
+}
