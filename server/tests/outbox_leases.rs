@@ -108,7 +108,7 @@ async fn a_revoke_during_delivery_lets_it_finish_and_the_cancellation_follows_it
     env.sandbox.set_faults(Faults { slow_notify_add_millis: 2500, ..Faults::default() });
     submitted(&env, "pat-2").await;
     eventually("the notification is in flight", 20, || async {
-        let leased: i64 = server::sql_scalar!(&env.state.db, 
+        let leased: i64 = server::sql_scalar!(&env.state.db,
             "SELECT COUNT(*) FROM outbox WHERE event = 'notify-add-service-request' AND status = 'pending' AND lease_until > $1",
             server::smart::now_unix()
         )

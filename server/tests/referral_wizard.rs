@@ -492,7 +492,7 @@ async fn a_referral_number_collision_draws_another_number() {
     let (l, _) = launched(&env, launch_request("pat-1", "Practitioner/prac-1")).await;
     fill_valid_referral(&env, &l).await;
     l.post_see_other(&env, "/do/submit", &[]).await;
-    let (number, reserved): (String, i64) = server::sql_one!(db, 
+    let (number, reserved): (String, i64) = server::sql_one!(db,
         "SELECT r.referral_number, (SELECT COUNT(*) FROM referral_numbers n WHERE n.number = r.referral_number AND n.draft_id = r.draft_id) FROM referrals r",
     )
     .unwrap();
