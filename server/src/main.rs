@@ -64,7 +64,9 @@ async fn staff_command(config: &Config, args: &[String]) -> anyhow::Result<()> {
             line.trim_end_matches(['\r', '\n']).to_string()
         }
     };
-    let db = server::store::open(&config.database_url).await.context("opening the database")?;
+    let cipher = server::session::crypto::TokenCipher::load_or_create(config.token_key.as_deref(), &config.data_dir)
+        .context("loading the token encryption key")?;
+    let db = server::store::open(&config.database_url, cipher).await.context("opening the database")?;
     server::console::accounts::create(&db, username, &name, &password).await.context("creating the account")?;
     println!("staff account {username:?} created; sign in at {}console", config.public_url);
     Ok(())

@@ -39,9 +39,9 @@ pub async fn start_on(
     sandbox_listener: Option<TcpListener>,
 ) -> anyhow::Result<Running> {
     let local_addr = listener.local_addr()?;
-    let db = crate::store::open(&config.database_url).await.context("opening the database")?;
     let cipher = session::crypto::TokenCipher::load_or_create(config.token_key.as_deref(), &config.data_dir)
         .context("loading the token encryption key")?;
+    let db = crate::store::open(&config.database_url, cipher.clone()).await.context("opening the database")?;
 
     #[cfg(feature = "sandbox")]
     let sandbox_handle = match config.sandbox.enabled {

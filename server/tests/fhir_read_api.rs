@@ -117,7 +117,7 @@ async fn a_registered_source_reads_its_referral_task_and_attachments() {
 
     let (status, sr) = read(&env, Some(t), &format!("ServiceRequest/{sr_id}")).await;
     assert_eq!(status, StatusCode::OK);
-    let stored: String = server::sql_scalar!(&env.state.db, "SELECT service_request_json FROM referrals").unwrap();
+    let stored = first_referral(&env).await.0;
     assert_eq!(sr, serde_json::from_str::<Value>(&stored).unwrap());
     let (status, task) = read(&env, Some(t), &format!("Task/{task_id}")).await;
     assert_eq!(status, StatusCode::OK);

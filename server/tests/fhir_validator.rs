@@ -115,18 +115,16 @@ fn the_validator_passes_a_valid_message_and_catches_each_kind_of_error() {
 /// Every stored message (outbox) and referral resource.
 async fn stored(env: &TestEnv) -> Vec<Value> {
     let mut out = Vec::new();
-    let rows: Vec<(String,)> = server::sql_all!(&env.state.db, "SELECT body FROM outbox").unwrap();
-    out.extend(rows.into_iter().map(|(b,)| serde_json::from_str(&b).unwrap()));
-    let rows: Vec<(String, String, String)> =
-        server::sql_all!(&env.state.db, "SELECT service_request_json, task_json, consent_json FROM referrals").unwrap();
+    let rows = server::store::outbox::bodies(&env.state.db).await.unwrap();
+    out.extend(rows.into_iter().map(|(_, _, b)| serde_json::from_str(&b).unwrap()));
+    let rows = server::store::referrals::all_resources(&env.state.db).await.unwrap();
     for (sr, task, consent) in rows {
         for r in [sr, task, consent] {
             out.push(serde_json::from_str(&r).unwrap());
         }
     }
-    let docs: Vec<(String,)> =
-        server::sql_all!(&env.state.db, "SELECT document_reference_json FROM referral_documents").unwrap();
-    out.extend(docs.into_iter().map(|(d,)| serde_json::from_str(&d).unwrap()));
+    let docs = server::store::referrals::all_document_references(&env.state.db).await.unwrap();
+    out.extend(docs.into_iter().map(|d| serde_json::from_str(&d).unwrap()));
     out
 }
 

@@ -31,12 +31,16 @@ struct Row {
 }
 
 async fn outbox_row(db: &server::store::Db) -> Row {
-    server::sql_one!(
+    let mut row: Row = server::sql_one!(
         db,
         "SELECT id, message_header_id, status, attempts, last_error, rejection, body FROM outbox WHERE event = $1",
         NOTIFY
     )
-    .unwrap()
+    .unwrap();
+    // Stored sealed under the referral's data key.
+    assert!(server::store::data_keys::is_sealed(&row.body), "the stored message is sealed");
+    row.body = server::store::outbox::body_of(db, &row.id).await.unwrap().unwrap();
+    row
 }
 
 async fn status_is(db: &server::store::Db, status: &str) -> Option<Row> {

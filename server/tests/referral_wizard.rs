@@ -52,8 +52,7 @@ async fn a_referral_completes_with_plain_form_posts_and_is_stored_whole() {
     assert_eq!(count(&env, "SELECT COUNT(*) FROM referrals").await, 1);
     assert_eq!(count(&env, "SELECT COUNT(*) FROM referral_documents").await, 1);
     assert_eq!(count(&env, "SELECT COUNT(*) FROM outbox WHERE event = 'notify-add-service-request'").await, 1);
-    let (sr, task, consent): (String, String, String) =
-        server::sql_one!(&env.state.db, "SELECT service_request_json, task_json, consent_json FROM referrals").unwrap();
+    let (sr, task, consent): (String, String, String) = first_referral(&env).await;
     let sr: Value = serde_json::from_str(&sr).unwrap();
     let task: Value = serde_json::from_str(&task).unwrap();
     let consent: Value = serde_json::from_str(&consent).unwrap();
@@ -244,7 +243,7 @@ async fn a_related_person_can_give_consent() {
     )
     .await;
     l.post_see_other(&env, "/do/submit", &[]).await;
-    let consent: String = server::sql_scalar!(&env.state.db, "SELECT consent_json FROM referrals").unwrap();
+    let consent = first_referral(&env).await.2;
     let consent: Value = serde_json::from_str(&consent).unwrap();
     assert_eq!(consent["contained"][0]["resourceType"], "RelatedPerson");
     assert_eq!(consent["contained"][0]["name"][0]["text"], "Fiona O'Brien");
@@ -335,7 +334,7 @@ async fn the_ehrs_draft_prefills_the_referral() {
     assert!(details.contains("Prediabetes, HbA1c 6.2% (2026-10-20)"));
     assert!(details.contains("Patient prefers French-language programs."));
     fill_consent_and_submit_from(&env, &l).await;
-    let sr: String = server::sql_scalar!(&env.state.db, "SELECT service_request_json FROM referrals").unwrap();
+    let sr = first_referral(&env).await.0;
     let sr: Value = serde_json::from_str(&sr).unwrap();
     let ids: Vec<&str> = sr["identifier"].as_array().unwrap().iter().filter_map(|i| i["value"].as_str()).collect();
     assert!(ids.contains(&"EHR-SR-000123"), "the EHR draft's identifier is echoed: {ids:?}");
@@ -373,7 +372,7 @@ async fn a_delegate_must_name_the_authorizing_clinician() {
         .await;
     assert!(to.ends_with("/review"), "{to}");
     l.post_see_other(&env, "/do/submit", &[]).await;
-    let sr: String = server::sql_scalar!(&env.state.db, "SELECT service_request_json FROM referrals").unwrap();
+    let sr = first_referral(&env).await.0;
     let sr: Value = serde_json::from_str(&sr).unwrap();
     assert_eq!(sr["requester"]["display"], "Dr. Rajesh Patel");
     assert_eq!(sr["requester"]["identifier"]["value"], "CPSO 12345");
@@ -414,8 +413,9 @@ async fn attachments_are_checked_by_content_size_and_number() {
     let (_, page) = l.get(&env, "/attachments").await;
     assert!(page.contains("at most 2 attachments"));
     assert_eq!(count(&env, "SELECT COUNT(*) FROM draft_attachments").await, 2);
-    let id: String =
-        server::sql_scalar!(&env.state.db, "SELECT id FROM draft_attachments WHERE filename = 'a.pdf'").unwrap();
+    let draft: String = server::sql_scalar!(&env.state.db, "SELECT draft_id FROM draft_attachments LIMIT 1").unwrap();
+    let files = server::store::drafts::attachments(&env.state.db, &draft).await.unwrap();
+    let id = files.iter().find(|f| f.filename == "a.pdf").expect("a.pdf attached").id.clone();
     l.post_see_other(&env, &format!("/do/detach/{id}"), &[]).await;
     assert_eq!(count(&env, "SELECT COUNT(*) FROM draft_attachments").await, 1);
 }

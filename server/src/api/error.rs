@@ -34,6 +34,12 @@ pub enum ApiError {
     Internal(String),
 }
 
+impl From<crate::store::referrals::ReadError> for ApiError {
+    fn from(e: crate::store::referrals::ReadError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         ApiError::Internal(e.to_string())

@@ -84,7 +84,7 @@ pub fn sha1_base64(bytes: &[u8]) -> String {
 
 pub use crate::store::drafts::AttachmentRow;
 
-pub async fn list(db: &Db, draft_id: &str) -> Result<Vec<AttachmentRow>, sqlx::Error> {
+pub async fn list(db: &Db, draft_id: &str) -> Result<Vec<AttachmentRow>, drafts::DraftError> {
     drafts::attachments(db, draft_id).await
 }
 

@@ -27,6 +27,12 @@ pub enum ProgressError {
     Internal(String),
 }
 
+impl From<referrals::ReadError> for ProgressError {
+    fn from(e: referrals::ReadError) -> Self {
+        ProgressError::Internal(e.to_string())
+    }
+}
+
 impl From<sqlx::Error> for ProgressError {
     fn from(e: sqlx::Error) -> Self {
         ProgressError::Internal(e.to_string())
@@ -44,7 +50,7 @@ pub async fn progress(
     action: &StaffAction,
     actor: &str,
 ) -> Result<&'static str, ProgressError> {
-    let row = referrals::for_progress(&state.db, id).await?.ok_or(ProgressError::Unknown)?;
+    let (row, key) = referrals::for_progress(&state.db, id).await?.ok_or(ProgressError::Unknown)?;
     if row.revoked_at.is_some() {
         return Err(ProgressError::Revoked);
     }
@@ -81,11 +87,12 @@ pub async fn progress(
     let (task_json, appointment_json) =
         (change.task.to_string(), change.appointment.as_ref().or(current.as_ref()).map(Value::to_string));
     let write = referrals::TaskChange {
+        key: key.as_ref(),
         task_json: &task_json,
         task_status: change.task_status,
         business_status: change.business_status,
         appointment_json: appointment_json.as_deref(),
-        previous_task_json: &row.task_json,
+        previous_task_json: &row.stored_task_json,
         now,
     };
     if !referrals::change_task(&mut tx, id, &write).await? {
@@ -94,6 +101,7 @@ pub async fn progress(
     }
     referrals::record_event(
         &mut tx,
+        key.as_ref(),
         id,
         now,
         change.kind,
@@ -113,6 +121,7 @@ pub async fn progress(
             endpoint: ehr.process_message.endpoint.as_str(),
             body: &message,
             now,
+            key: key.as_ref(),
         },
     )
     .await?;

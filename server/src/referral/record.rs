@@ -35,7 +35,7 @@ pub struct Detail {
     pub last_change: String,
 }
 
-pub async fn load(state: &AppState, id: &str) -> Result<Option<Detail>, sqlx::Error> {
+pub async fn load(state: &AppState, id: &str) -> Result<Option<Detail>, referrals::ReadError> {
     let Some(r) = referrals::detail(&state.db, id).await? else {
         return Ok(None);
     };

@@ -27,6 +27,8 @@ pub enum Revoked {
 pub enum RevokeError {
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("reading the referral: {0}")]
+    Read(#[from] crate::store::referrals::ReadError),
     #[error("the stored referral is unreadable: {0}")]
     Corrupt(#[from] serde_json::Error),
     #[error("the status message failed its checks: {0}")]
@@ -72,8 +74,17 @@ pub async fn revoke(state: &AppState, ehr_id: &str, service_request_id: &str) ->
         return Ok(Revoked::Already);
     }
     outbox::cancel_for_revoke(&mut tx, service_request_id, now).await?;
-    referrals::record_event(&mut tx, service_request_id, now, "revoked", ("cancelled", "6.0"), None, Some(&ehr.name))
-        .await?;
+    referrals::record_event(
+        &mut tx,
+        None,
+        service_request_id,
+        now,
+        "revoked",
+        ("cancelled", "6.0"),
+        None,
+        Some(&ehr.name),
+    )
+    .await?;
     outbox::enqueue(
         &mut tx,
         &NewMessage {
@@ -85,6 +96,8 @@ pub async fn revoke(state: &AppState, ehr_id: &str, service_request_id: &str) ->
             endpoint: ehr.process_message.endpoint.as_str(),
             body: &message,
             now,
+            // The tombstones hold no PHI, and the referral's key is destroyed by now.
+            key: None,
         },
     )
     .await?;

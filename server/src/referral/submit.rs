@@ -219,6 +219,10 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
     .map_err(|e| internal("submit: the notify-add-service-request message failed its checks")(e))?
     .to_string();
 
+    // The referral's PHI is sealed under its draft's data key (which a revoke destroys).
+    let key = store::data_keys::of_draft(&state.db, &draft.id)
+        .await
+        .map_err(internal("submit: reading the draft's key failed"))?;
     let _gate = state.db.write_gate().await;
     let mut tx = state.db.begin().await.map_err(internal("submit: begin failed"))?;
     // First statement of the transaction, so concurrent submits serialise on it: the loser
@@ -237,6 +241,7 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
         (built.service_request.to_string(), built.task.to_string(), built.consent.to_string());
     let practitioner_ref = w.user.practitioner.get("id").and_then(Value::as_str).map(|id| format!("Practitioner/{id}"));
     let referral = store::referrals::NewReferral {
+        key: key.as_ref(),
         id: &sr_id,
         referral_number: &number,
         draft_id: &draft.id,
@@ -258,13 +263,22 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
     };
     store::referrals::insert(&mut tx, &referral).await.map_err(internal("submit: inserting the referral failed"))?;
     for (file, doc) in files.iter().zip(&built.documents) {
-        store::referrals::copy_attachment(&mut tx, &sr_id, &file.id, &doc.to_string())
+        store::referrals::copy_attachment(&mut tx, key.as_ref(), &sr_id, &file.id, &doc.to_string())
             .await
             .map_err(internal("submit: copying an attachment failed"))?;
     }
-    store::referrals::record_event(&mut tx, &sr_id, now, "submitted", (&task_status, &business), None, None)
-        .await
-        .map_err(internal("submit: recording the timeline failed"))?;
+    store::referrals::record_event(
+        &mut tx,
+        key.as_ref(),
+        &sr_id,
+        now,
+        "submitted",
+        (&task_status, &business),
+        None,
+        None,
+    )
+    .await
+    .map_err(internal("submit: recording the timeline failed"))?;
     outbox::enqueue(
         &mut tx,
         &NewMessage {
@@ -276,6 +290,7 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
             endpoint: ehr.process_message.endpoint.as_str(),
             body: &message,
             now,
+            key: key.as_ref(),
         },
     )
     .await

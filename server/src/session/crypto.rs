@@ -31,6 +31,17 @@ impl TokenCipher {
         Ok(TokenCipher { cipher: XChaCha20Poly1305::new_from_slice(&bytes).map_err(|_| CryptoError::BadKey)? })
     }
 
+    /// A cipher under `key`.
+    pub fn from_bytes(key: &[u8; 32]) -> Self {
+        TokenCipher { cipher: XChaCha20Poly1305::new(key.into()) }
+    }
+
+    /// A cipher under a fresh random key, and that key.
+    pub fn generate() -> (Self, [u8; 32]) {
+        let key: [u8; 32] = XChaCha20Poly1305::generate_key(&mut OsRng).into();
+        (Self::from_bytes(&key), key)
+    }
+
     /// The configured key, or the key file in the data dir (created with mode 0600 on first use).
     pub fn load_or_create(configured: Option<&str>, data_dir: &Path) -> Result<Self, CryptoError> {
         if let Some(key) = configured {

@@ -2,7 +2,7 @@
 //! and autosave. A draft outlives its launch until it expires, so a new launch for the same
 //! patient and user can resume it.
 
-use super::{Backend, Db};
+use super::{data_keys, Backend, Db};
 use crate::{sql_all, sql_exec, sql_optional, sql_scalar};
 use app::referral::{form::ReferralForm, steps::Step, validation::FieldError};
 
@@ -10,6 +10,8 @@ use app::referral::{form::ReferralForm, steps::Step, validation::FieldError};
 pub enum DraftError {
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("a sealed draft is unreadable: {0}")]
+    Sealed(#[from] data_keys::SealError),
     #[error("stored draft {0} is unreadable: {1}")]
     Corrupt(String, String),
 }
@@ -63,6 +65,8 @@ pub struct Draft {
 
 #[derive(sqlx::FromRow)]
 struct DraftRow {
+    key_id: Option<String>,
+    key_wrapped: Option<Vec<u8>>,
     id: String,
     session_id: String,
     status: String,
@@ -90,12 +94,20 @@ impl TryFrom<DraftRow> for Draft {
     }
 }
 
-const COLUMNS: &str = "id, session_id, status, step, form_json, errors_json, revision, updated_at";
+const COLUMNS: &str = "d.key_id, k.wrapped AS key_wrapped, d.id, d.session_id, d.status, d.step, d.form_json, \
+    d.errors_json, d.revision, d.updated_at";
 
+/// The launch's draft, its form unsealed.
 pub async fn for_session(db: &Db, session_id: &str) -> Result<Option<Draft>, DraftError> {
-    let sql = format!("SELECT {COLUMNS} FROM referral_drafts WHERE session_id = $1");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM referral_drafts d LEFT JOIN data_keys k ON k.id = d.key_id WHERE d.session_id = $1"
+    );
     let row: Option<DraftRow> = sql_optional!(db, &sql, session_id)?;
-    row.map(Draft::try_from).transpose()
+    let Some(mut row) = row else { return Ok(None) };
+    let key = data_keys::from_row(db, row.key_id.take(), row.key_wrapped.take());
+    row.form_json = data_keys::open_text(key.as_ref(), &row.form_json)
+        .map_err(|e| DraftError::Corrupt(row.id.clone(), e.to_string()))?;
+    Draft::try_from(row).map(Some)
 }
 
 /// The launch's draft, created pre-filled with `initial` on first use (safe when two requests race).
@@ -110,20 +122,31 @@ pub async fn get_or_create(
         return Ok(d);
     }
     let form = initial();
-    sql_exec!(
-        db,
+    // The draft's data key seals what is typed and attached, and later the referral made from
+    // it. Two requests racing: the loser inserts nothing and rolls its key back.
+    let mut tx = db.begin().await?;
+    let key = data_keys::create(&mut tx, db.master(), now).await?;
+    let inserted = sql_exec!(
+        in &mut tx,
         "INSERT INTO referral_drafts (id, session_id, ehr_id, patient_id, user_ref, status, step, form_json, created_at, \
-         updated_at, expires_at) VALUES ($1, $2, $3, $4, $5, 'editing', $6, $7, $8, $8, $9) ON CONFLICT (session_id) DO NOTHING",
+         updated_at, expires_at, key_id) VALUES ($1, $2, $3, $4, $5, 'editing', $6, $7, $8, $8, $9, $10) \
+         ON CONFLICT (session_id) DO NOTHING",
         uuid::Uuid::new_v4().to_string(),
         &owner.session_id,
         &owner.ehr_id,
         &owner.patient_id,
         &owner.user_ref,
         Step::Service.slug(),
-        serde_json::to_string(&form).expect("form serializes"),
+        key.seal(&serde_json::to_string(&form).expect("form serializes")),
         now,
         now + ttl as i64,
+        &key.id,
     )?;
+    if inserted == 1 {
+        tx.commit().await?;
+    } else {
+        tx.rollback().await?;
+    }
     for_session(db, &owner.session_id)
         .await?
         .ok_or_else(|| DraftError::Corrupt(owner.session_id.clone(), "vanished".into()))
@@ -140,11 +163,12 @@ pub async fn save(
     now: i64,
     ttl: u64,
 ) -> Result<bool, DraftError> {
+    let key = data_keys::of_draft(db, draft_id).await?;
     let done = sql_exec!(
         db,
         "UPDATE referral_drafts SET form_json = $1, step = $2, errors_json = $3, revision = revision + 1, updated_at = $4, \
          expires_at = $5 WHERE id = $6 AND status = 'editing'",
-        serde_json::to_string(form).expect("form serializes"),
+        data_keys::seal_with(key.as_ref(), &serde_json::to_string(form).expect("form serializes")),
         step.slug(),
         serde_json::to_string(errors).expect("errors serialize"),
         now,
@@ -190,10 +214,10 @@ pub struct ResumableDraft {
 /// The most recently changed draft this launch may resume: same EHR, patient and user; editing or
 /// timed out; not expired; and with something typed in it (a draft nobody touched is not offered).
 pub async fn resumable(db: &Db, owner: &DraftOwner, now: i64) -> Result<Option<ResumableDraft>, DraftError> {
-    let row: Option<(String, String, i64, i64)> = sql_optional!(
+    let row: Option<(String, String, i64, i64, Option<String>, Option<Vec<u8>>)> = sql_optional!(
         db,
-        "SELECT d.id, d.form_json, d.updated_at, (SELECT COUNT(*) FROM draft_attachments a WHERE a.draft_id = d.id) \
-         FROM referral_drafts d WHERE d.ehr_id = $1 AND d.patient_id = $2 AND d.user_ref = $3 AND d.session_id <> $4 \
+        "SELECT d.id, d.form_json, d.updated_at, (SELECT COUNT(*) FROM draft_attachments a WHERE a.draft_id = d.id), \
+         d.key_id, k.wrapped FROM referral_drafts d LEFT JOIN data_keys k ON k.id = d.key_id WHERE d.ehr_id = $1 AND d.patient_id = $2 AND d.user_ref = $3 AND d.session_id <> $4 \
          AND d.status IN ('editing', 'timed_out') AND d.expires_at > $5 AND d.revision > 0 \
          ORDER BY d.updated_at DESC LIMIT 1",
         &owner.ehr_id,
@@ -202,7 +226,10 @@ pub async fn resumable(db: &Db, owner: &DraftOwner, now: i64) -> Result<Option<R
         &owner.session_id,
         now,
     )?;
-    row.map(|(id, form_json, updated_at, attachments)| {
+    row.map(|(id, form_json, updated_at, attachments, key_id, wrapped)| {
+        let key = data_keys::from_row(db, key_id, wrapped);
+        let form_json = data_keys::open_text(key.as_ref(), &form_json)
+            .map_err(|e| DraftError::Corrupt(id.clone(), e.to_string()))?;
         let form = serde_json::from_str(&form_json).map_err(|e| DraftError::Corrupt(id.clone(), e.to_string()))?;
         Ok(ResumableDraft { id, form, updated_at, attachments })
     })
@@ -260,7 +287,7 @@ pub struct AttachmentRow {
 }
 
 /// The draft's attachments in the order they were added.
-pub async fn attachments(db: &Db, draft_id: &str) -> Result<Vec<AttachmentRow>, sqlx::Error> {
+pub async fn attachments(db: &Db, draft_id: &str) -> Result<Vec<AttachmentRow>, DraftError> {
     // Upload order: SQLite's rowid, PostgreSQL's identity column.
     let sql = match db.backend() {
         Backend::Sqlite => {
@@ -272,7 +299,15 @@ pub async fn attachments(db: &Db, draft_id: &str) -> Result<Vec<AttachmentRow>, 
              ORDER BY created_at, seq"
         }
     };
-    sql_all!(db, sql, draft_id)
+    let mut rows: Vec<AttachmentRow> = sql_all!(db, sql, draft_id)?;
+    if rows.iter().any(|r| data_keys::is_sealed(&r.filename)) {
+        let key = data_keys::of_draft(db, draft_id).await?;
+        for r in &mut rows {
+            r.filename = data_keys::open_text(key.as_ref(), &r.filename)
+                .map_err(|e| DraftError::Corrupt(draft_id.to_string(), e.to_string()))?;
+        }
+    }
+    Ok(rows)
 }
 
 pub async fn attachment_count(db: &Db, draft_id: &str) -> Result<i64, sqlx::Error> {
@@ -299,6 +334,11 @@ pub async fn add_attachment(
     a: &NewAttachment<'_>,
     max_count: u32,
 ) -> Result<bool, sqlx::Error> {
+    let key = data_keys::of_draft(db, draft_id).await?;
+    let (filename, bytes) = match &key {
+        Some(k) => (k.seal(a.filename), k.seal_bytes(a.bytes)),
+        None => (a.filename.to_string(), a.bytes.to_vec()),
+    };
     let mut tx = db.begin().await?;
     if db.backend() == Backend::Postgres {
         sql_exec!(in &mut tx, "SELECT 1 FROM referral_drafts WHERE id = $1 FOR UPDATE", draft_id)?;
@@ -311,11 +351,11 @@ pub async fn add_attachment(
            AND (SELECT COUNT(*) FROM draft_attachments WHERE draft_id = $2) < $9",
         a.id,
         draft_id,
-        a.filename,
+        &filename,
         a.content_type,
         a.bytes.len() as i64,
         a.sha1,
-        a.bytes,
+        &bytes,
         a.now,
         i64::from(max_count),
     )? == 1;

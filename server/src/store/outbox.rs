@@ -1,7 +1,10 @@
 //! The outbox table: messages recorded with the change that caused them, claimed one at a time
 //! by the delivery workers, and their delivery state.
 
-use super::{Backend, Db, Tx};
+use super::{
+    data_keys::{self, seal_with, DataKey},
+    Backend, Db, Tx,
+};
 use crate::{sql_all, sql_exec, sql_optional};
 
 /// A message to record (in the caller's transaction).
@@ -15,6 +18,9 @@ pub struct NewMessage<'a> {
     pub endpoint: &'a str,
     pub body: &'a str,
     pub now: i64,
+    /// The referral's data key, when the message holds its PHI (sealed under it); `None` for
+    /// messages without PHI (a revoke's tombstones).
+    pub key: Option<&'a DataKey>,
 }
 
 pub async fn enqueue(tx: &mut Tx, m: &NewMessage<'_>) -> Result<(), sqlx::Error> {
@@ -28,7 +34,7 @@ pub async fn enqueue(tx: &mut Tx, m: &NewMessage<'_>) -> Result<(), sqlx::Error>
         m.event,
         m.ehr_id,
         m.endpoint,
-        m.body,
+        seal_with(m.key, m.body),
         m.now,
     )?;
     Ok(())
@@ -131,7 +137,48 @@ pub async fn claim(db: &Db, now: i64, lease_secs: u64) -> Result<Option<Claimed>
         )?;
     }
     tx.commit().await?;
-    Ok(claimed)
+    let Some(mut c) = claimed else { return Ok(None) };
+    if data_keys::is_sealed(&c.body) {
+        let key = data_keys::of_referral(db, &c.referral_id).await?;
+        match data_keys::open_text(key.as_ref(), &c.body) {
+            Ok(body) => c.body = body,
+            Err(_) => {
+                // Its key was destroyed (the referral was revoked): there is nothing to send.
+                tracing::warn!(message = %c.id, "a message's data key is gone; it is cancelled instead of sent");
+                let outcome = Outcome::Retry { next_attempt_at: now, reason: "its data key was destroyed" };
+                sql_exec!(
+                    db,
+                    "UPDATE outbox SET cancel_requested = TRUE WHERE seq = $1 AND lease_token = $2",
+                    c.seq,
+                    &c.lease_token
+                )?;
+                record(db, &c, now, &outcome, "cancelled").await?;
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(c))
+}
+
+/// The body of message `bundle_id`, unsealed where its key remains.
+pub async fn body_of(db: &Db, bundle_id: &str) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<(String, String)> =
+        sql_optional!(db, "SELECT referral_id, body FROM outbox WHERE id = $1", bundle_id)?;
+    let Some((referral, body)) = row else { return Ok(None) };
+    let key = data_keys::of_referral(db, &referral).await?;
+    Ok(Some(data_keys::open_text(key.as_ref(), &body).unwrap_or(body)))
+}
+
+/// `(event, status, body)` of every message, in order, bodies unsealed where their key remains.
+pub async fn bodies(db: &Db) -> Result<Vec<(String, String, String)>, sqlx::Error> {
+    let rows: Vec<(String, String, String, String)> =
+        sql_all!(db, "SELECT referral_id, event, status, body FROM outbox ORDER BY seq")?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (referral, event, status, body) in rows {
+        let key = data_keys::of_referral(db, &referral).await?;
+        out.push((event, status, data_keys::open_text(key.as_ref(), &body).unwrap_or(body)));
+    }
+    Ok(out)
 }
 
 /// Milliseconds since the epoch (attempt history).

@@ -1,5 +1,6 @@
 //! Launch sessions, and the practitioners' own sign-ins (standalone launches), in the database.
 
+use super::data_keys;
 use super::Db;
 use crate::{
     session::crypto::{CryptoError, TokenCipher},
@@ -68,6 +69,10 @@ pub struct SessionRow {
     pub token_expires_at: i64,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The launch's data key (none for launches from before data keys, or after a revoke).
+    pub key_id: Option<String>,
+    #[sqlx(default)]
+    key_wrapped: Option<Vec<u8>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,11 +87,15 @@ pub enum SessionError {
 
 pub async fn insert(db: &Db, cipher: &TokenCipher, s: &NewSession) -> Result<(), SessionError> {
     let tokens = serde_json::to_vec(&s.tokens).map_err(|e| SessionError::Corrupt(e.to_string()))?;
+    // The launch's PHI (the Patient, the EHR's draft) is sealed under a data key of its own,
+    // which a revoke of the referral made in this launch destroys.
+    let mut tx = db.begin().await?;
+    let key = data_keys::create(&mut tx, db.master(), s.created_at).await?;
     sql_exec!(
-        db,
+        in &mut tx,
         "INSERT INTO launch_sessions (id, binding_hash, cookie_bound, fingerprint, ehr_id, patient_id, user_ref, context_json, \
-         patient_json, user_json, draft_json, tokens_enc, token_expires_at, created_at, expires_at, last_seen_at) \
-         VALUES ($1, $2, FALSE, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+         patient_json, user_json, draft_json, tokens_enc, token_expires_at, created_at, expires_at, last_seen_at, key_id) \
+         VALUES ($1, $2, FALSE, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         &s.id,
         &s.binding_hash,
         &s.fingerprint,
@@ -94,25 +103,36 @@ pub async fn insert(db: &Db, cipher: &TokenCipher, s: &NewSession) -> Result<(),
         &s.patient_id,
         &s.user_ref,
         json(&s.context),
-        json(&s.patient),
+        key.seal(&json(&s.patient)),
         json(&s.user),
-        s.draft.as_ref().map(json),
+        s.draft.as_ref().map(|d| key.seal(&json(d))),
         cipher.encrypt(&tokens),
         s.token_expires_at,
         s.created_at,
         s.expires_at,
         s.created_at,
+        &key.id,
     )?;
+    tx.commit().await?;
     Ok(())
 }
 
-const COLUMNS: &str = "id, binding_hash, cookie_bound, fingerprint, last_seen_at, ehr_id, patient_id, user_ref, \
-    context_json, patient_json, user_json, draft_json, tokens_enc, token_expires_at, created_at, expires_at";
+const COLUMNS: &str = "s.id, s.binding_hash, s.cookie_bound, s.fingerprint, s.last_seen_at, s.ehr_id, s.patient_id, \
+    s.user_ref, s.context_json, s.patient_json, s.user_json, s.draft_json, s.tokens_enc, s.token_expires_at, s.created_at, \
+    s.expires_at, s.key_id, k.wrapped AS key_wrapped";
 
-/// The live (unexpired) session `id`.
+/// The live (unexpired) session `id`, its PHI unsealed.
 pub async fn get(db: &Db, id: &str, now: i64) -> Result<Option<SessionRow>, SessionError> {
-    let sql = format!("SELECT {COLUMNS} FROM launch_sessions WHERE id = $1 AND expires_at > $2");
-    Ok(sql_optional!(db, &sql, id, now)?)
+    let sql = format!(
+        "SELECT {COLUMNS} FROM launch_sessions s LEFT JOIN data_keys k ON k.id = s.key_id WHERE s.id = $1 AND s.expires_at > $2"
+    );
+    let row: Option<SessionRow> = sql_optional!(db, &sql, id, now)?;
+    let Some(mut row) = row else { return Ok(None) };
+    let key = data_keys::from_row(db, row.key_id.clone(), row.key_wrapped.take());
+    let unreadable = |_| SessionError::Corrupt("the launch's sealed data is unreadable".into());
+    row.patient_json = data_keys::open_text(key.as_ref(), &row.patient_json).map_err(unreadable)?;
+    row.draft_json = data_keys::open_opt(key.as_ref(), row.draft_json.as_deref()).map_err(unreadable)?;
+    Ok(Some(row))
 }
 
 pub async fn mark_cookie_bound(db: &Db, id: &str) -> Result<(), SessionError> {

@@ -243,6 +243,12 @@ process_message = {{ endpoint = "{fhir}/$process-message", auth = {process_messa
     TestEnv { app_url, sandbox, state, http, data_dir }
 }
 
+/// `(ServiceRequest, Task, Consent)` of the first referral stored, unsealed.
+pub async fn first_referral(env: &TestEnv) -> (String, String, String) {
+    let all = server::store::referrals::all_resources(&env.state.db).await.unwrap();
+    all.into_iter().next().expect("a referral is stored")
+}
+
 /// How many launch sessions the app has stored.
 pub async fn session_count(env: &TestEnv) -> i64 {
     server::sql_scalar!(&env.state.db, "SELECT COUNT(*) FROM launch_sessions").unwrap()
