@@ -272,7 +272,16 @@ async fn a_process_killed_mid_delivery_resends_the_same_message_after_restart() 
     let data_dir = std::env::temp_dir().join(format!("erx-test-{}", server::smart::random_token(9)));
     let (state, serving) = start_instance(&sandbox, first, &data_dir).await;
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let env = TestEnv { app_url, sandbox: sandbox.clone(), state: state.clone(), http, data_dir: data_dir.clone() };
+    let env = TestEnv {
+        app_url,
+        sandbox: sandbox.clone(),
+        state: state.clone(),
+        http,
+        data_dir: data_dir.clone(),
+        config_env: HashMap::new(),
+        config_toml: None,
+        owns_data: true,
+    };
 
     // The EHR processes the message but its answer never comes back…
     sandbox.set_faults(fault(ProcessMessageFault::AcceptThenTimeout));

@@ -19,6 +19,15 @@ pub fn spawn(state: AppState, count: usize) {
     for _ in 0..count {
         tokio::spawn(run(state.clone()));
     }
+    // Messages recorded by other instances wake this one's workers (PostgreSQL: LISTEN/NOTIFY).
+    let listener = state.clone();
+    tokio::spawn(async move {
+        let wake = listener.outbox.wake.clone();
+        tokio::select! {
+            _ = store::wake_on_records(&listener.db, move || wake.notify_one()) => {}
+            _ = listener.outbox.halted() => {}
+        }
+    });
 }
 
 async fn run(state: AppState) {

@@ -37,7 +37,47 @@ pub async fn enqueue(tx: &mut Tx, m: &NewMessage<'_>) -> Result<(), sqlx::Error>
         seal_with(m.key, m.body),
         m.now,
     )?;
+    if let Tx::Postgres(t) = tx {
+        // Delivered to every listening instance when (and only if) the transaction commits.
+        sqlx::query("SELECT pg_notify($1, '')").bind(WAKE_CHANNEL).execute(&mut **t).await?;
+    }
     Ok(())
+}
+
+/// The PostgreSQL channel a recorded message is announced on.
+pub const WAKE_CHANNEL: &str = "ereferral_outbox";
+
+/// On PostgreSQL, calls `wake` whenever any instance records a message (LISTEN on
+/// [`WAKE_CHANNEL`]), until the process ends; reconnects after losing the connection. On SQLite
+/// there are no other instances to hear from, and this returns at once. Workers poll as well, so
+/// a lost notification only delays a delivery by the poll interval.
+pub async fn wake_on_records(db: &Db, wake: impl Fn()) {
+    let Db::Postgres(pg) = db else { return };
+    let mut backoff = std::time::Duration::from_millis(200);
+    loop {
+        match sqlx::postgres::PgListener::connect_with(&pg.pool).await {
+            Ok(mut listener) => match listener.listen(WAKE_CHANNEL).await {
+                Ok(()) => {
+                    backoff = std::time::Duration::from_millis(200);
+                    // A message recorded while nobody listened is found by the next claim.
+                    wake();
+                    loop {
+                        match listener.recv().await {
+                            Ok(_) => wake(),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "outbox: lost the LISTEN connection; reconnecting");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "outbox: LISTEN failed"),
+            },
+            Err(e) => tracing::warn!(error = %e, "outbox: cannot open a LISTEN connection"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(std::time::Duration::from_secs(10));
+    }
 }
 
 /// A message a worker holds the lease of.

@@ -21,12 +21,19 @@ pub struct TestEnv {
     /// A client that follows no redirects, like a careful browser under test.
     pub http: reqwest::Client,
     pub data_dir: PathBuf,
+    /// The configuration the instance started with (environment, TOML), for starting another.
+    pub config_env: HashMap<String, String>,
+    pub config_toml: Option<String>,
+    /// Whether dropping this removes the data (false for a second instance on the same store).
+    pub owns_data: bool,
 }
 
 impl Drop for TestEnv {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.data_dir);
-        drop_test_database(&self.data_dir);
+        if self.owns_data {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+            drop_test_database(&self.data_dir);
+        }
     }
 }
 
@@ -122,7 +129,42 @@ pub async fn start_with(extra: &[(&str, &str)]) -> TestEnv {
     let state = running.state.clone();
     tokio::spawn(running.serve_until(std::future::pending()));
     let http = reqwest::Client::builder().redirect(redirect::Policy::none()).build().unwrap();
-    TestEnv { app_url, sandbox, state, http, data_dir }
+    TestEnv { app_url, sandbox, state, http, data_dir, config_env: env, config_toml: None, owns_data: true }
+}
+
+/// Another instance of the app on the same store, with the same configuration and public URL (as
+/// behind a load balancer), for the same EHR: `extra` overrides. Its `app_url` is its own
+/// address; requests there are what the load balancer would send it.
+pub async fn try_start_another(env: &TestEnv, extra: &[(&str, &str)]) -> anyhow::Result<TestEnv> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut vars = env.config_env.clone();
+    vars.insert("EREFERRAL_LISTEN".into(), format!("127.0.0.1:{port}"));
+    vars.insert("EREFERRAL_PUBLIC_URL".into(), env.state.config.public_url.to_string());
+    // An embedded sandbox of its own would only be a bystander: the registration names the first's.
+    vars.insert("EREFERRAL_SANDBOX_LISTEN".into(), "127.0.0.1:0".into());
+    if let Some(url) = test_database_url(&env.data_dir).await {
+        vars.insert("EREFERRAL_DATABASE_URL".into(), url);
+    }
+    for (k, v) in extra {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    let config = Config::from_sources(env.config_toml.as_deref(), &|k| vars.get(k).cloned()).expect("test config");
+    let running = startup::start_on(config, leptos_options(), listener, None).await?;
+    let state = running.state.clone();
+    tokio::spawn(running.serve_until(std::future::pending()));
+    let app_url = Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
+    let http = reqwest::Client::builder().redirect(redirect::Policy::none()).build().unwrap();
+    Ok(TestEnv {
+        app_url,
+        sandbox: env.sandbox.clone(),
+        state,
+        http,
+        data_dir: env.data_dir.clone(),
+        config_env: vars,
+        config_toml: env.config_toml.clone(),
+        owns_data: false,
+    })
 }
 
 pub async fn start() -> TestEnv {
@@ -240,7 +282,7 @@ process_message = {{ endpoint = "{fhir}/$process-message", auth = {process_messa
     let state = running.state.clone();
     tokio::spawn(running.serve_until(std::future::pending()));
     let http = reqwest::Client::builder().redirect(redirect::Policy::none()).build().unwrap();
-    TestEnv { app_url, sandbox, state, http, data_dir }
+    TestEnv { app_url, sandbox, state, http, data_dir, config_env: env, config_toml: Some(toml), owns_data: true }
 }
 
 /// `(ServiceRequest, Task, Consent)` of the first referral stored, unsealed.
@@ -372,7 +414,7 @@ impl Launched {
         env.http
             .post(self.url(env, rest))
             .header(header::COOKIE, self.jar.header())
-            .header(header::ORIGIN, env.app_url.origin().ascii_serialization())
+            .header(header::ORIGIN, env.state.config.public_url.origin().ascii_serialization())
             .form(pairs)
             .send()
             .await
@@ -390,7 +432,7 @@ impl Launched {
         env.http
             .post(self.url(env, "/do/attach"))
             .header(header::COOKIE, self.jar.header())
-            .header(header::ORIGIN, env.app_url.origin().ascii_serialization())
+            .header(header::ORIGIN, env.state.config.public_url.origin().ascii_serialization())
             .multipart(form)
             .send()
             .await
