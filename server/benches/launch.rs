@@ -11,8 +11,14 @@
 //! messages to the sandbox EHR on the same 2 cores; prints submissions per second, their
 //! latency, and how long the outbox took to deliver everything.
 //!
+//! Then the first wizard page of a launch whose user left 10,000 untouched drafts for the same
+//! patient (every launch makes one): the resumable-draft lookup must not grow with them.
+//!
 //! Env: `BENCH_LAUNCHES` (default 2000), `BENCH_WARMUP` (default 50), `BENCH_REFERRALS` (default 300),
-//! `BENCH_CONCURRENCY` (default 16).
+//! `BENCH_CONCURRENCY` (default 16), `BENCH_DRAFTS` (default 10000). `BENCH_POSTGRES` (an admin URL)
+//! runs it on a fresh PostgreSQL database instead of SQLite; `BENCH_INSTANCES` (default 1) starts that
+//! many app instances on the store (in this process, one public URL) and spreads the durable
+//! submissions over them round-robin.
 
 use reqwest::{header, redirect};
 use sandbox::{LaunchMode, LaunchRequest};
@@ -72,19 +78,51 @@ async fn main() {
     let app_port = app_listener.local_addr().unwrap().port();
     let sandbox_port = sandbox_listener.local_addr().unwrap().port();
     let data_dir = std::env::temp_dir().join(format!("erx-bench-{}", server::smart::random_token(6)));
-    let env: HashMap<&str, String> = HashMap::from([
+    let mut env: HashMap<&str, String> = HashMap::from([
         ("EREFERRAL_LISTEN", format!("127.0.0.1:{app_port}")),
         ("EREFERRAL_SANDBOX_PUBLIC_URL", format!("http://127.0.0.1:{sandbox_port}")),
         ("EREFERRAL_DATA_DIR", data_dir.display().to_string()),
         ("EREFERRAL_LOG", "warn".to_string()),
+        ("EREFERRAL_TOKEN_KEY", "YmVuY2htYXJrLXRva2VuLWtleS0zMi1ieXRlcyEhISE=".to_string()),
     ]);
+    let postgres = std::env::var("BENCH_POSTGRES").ok().filter(|u| !u.is_empty());
+    let store_name = match &postgres {
+        Some(admin) => {
+            use sqlx::Connection;
+            let name = format!("erx_bench_{}", server::smart::random_token(6).to_lowercase().replace('-', "_"));
+            let mut c = sqlx::PgConnection::connect(admin).await.unwrap();
+            sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut c).await.unwrap();
+            let mut url = url::Url::parse(admin).unwrap();
+            url.set_path(&format!("/{name}"));
+            env.insert("EREFERRAL_DATABASE_URL", url.to_string());
+            "PostgreSQL"
+        }
+        None => "SQLite (WAL)",
+    };
+    let instances: usize = std::env::var("BENCH_INSTANCES").ok().and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
     let config = Config::from_sources(None, &|k| env.get(k).cloned()).unwrap();
     server::telemetry::init(&config.log);
     let options = leptos::config::LeptosOptions::builder().output_name("ereferral").site_root("target/site").build();
     let running = startup::start_on(config, options, app_listener, Some(sandbox_listener)).await.unwrap();
     let sandbox = running.sandbox.clone().unwrap();
     let db = running.state.db.clone();
+    let public_url = running.public_url.clone();
     tokio::spawn(running.serve_until(std::future::pending()));
+    // More instances on the same store, as behind a load balancer (one public URL).
+    let mut instance_bases = vec![public_url.clone()];
+    for _ in 1..instances {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut more = env.clone();
+        more.insert("EREFERRAL_LISTEN", format!("127.0.0.1:{port}"));
+        more.insert("EREFERRAL_PUBLIC_URL", public_url.to_string());
+        more.insert("EREFERRAL_SANDBOX_LISTEN", "127.0.0.1:0".into());
+        let config = Config::from_sources(None, &|k| more.get(k).cloned()).unwrap();
+        let options = leptos::config::LeptosOptions::builder().output_name("ereferral").site_root("target/site").build();
+        let running = startup::start_on(config, options, listener, None).await.unwrap();
+        tokio::spawn(running.serve_until(std::future::pending()));
+        instance_bases.push(url::Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap());
+    }
     let http = reqwest::Client::builder().redirect(redirect::Policy::none()).build().unwrap();
 
     let patients = ["pat-1", "pat-2", "pat-3", "pat-4", "pat-5"];
@@ -130,7 +168,7 @@ async fn main() {
             wall.push(elapsed);
         }
     }
-    println!("\nlaunch benchmark: {launches} EHR launches after {warmup} warm-up, SQLite, sandbox in-process");
+    println!("\nlaunch benchmark: {launches} EHR launches after {warmup} warm-up, {store_name}, sandbox in-process");
     summary("/launch  server time (EHR excl.)", launch_app);
     summary("/callback server time (EHR excl.)", callback_app);
     summary("launch+callback server time", both_app);
@@ -190,11 +228,17 @@ referral entry: {} referrals, one request at a time, loopback, wall time per req
     let latencies = Arc::new(Mutex::new(Vec::with_capacity(rest.len())));
     let started = Instant::now();
     let clients: Vec<_> = (0..concurrency)
-        .map(|_| {
+        .map(|c| {
             let (queue, latencies, http, origin) = (queue.clone(), latencies.clone(), http.clone(), origin.clone());
+            let bases = instance_bases.clone();
             tokio::spawn(async move {
+                let mut n = c;
                 loop {
-                    let Some(session) = queue.lock().unwrap().pop() else { break };
+                    let Some(mut session) = queue.lock().unwrap().pop() else { break };
+                    // Round-robin over the instances: the same launch, another instance's address.
+                    let base = &bases[n % bases.len()];
+                    n += 1;
+                    session.set_port(base.port()).unwrap();
                     let t = Instant::now();
                     let r =
                         http.post(page(&session, "/do/submit")).header(header::ORIGIN, &origin).send().await.unwrap();
@@ -216,8 +260,8 @@ referral entry: {} referrals, one request at a time, loopback, wall time per req
     let delivered = count(&db, "SELECT COUNT(*) FROM outbox WHERE status = 'delivered'").await;
     let received = sandbox.received_messages().len();
     println!(
-        "\ndurable submissions: {submitted} referrals by {concurrency} concurrent clients, SQLite (WAL), outbox workers \
-         delivering to the in-process sandbox meanwhile, 2 runtime threads"
+        "\ndurable submissions: {submitted} referrals by {concurrency} concurrent clients, {store_name}, {instances} \
+         instance(s), outbox workers delivering to the in-process sandbox meanwhile, 2 runtime threads"
     );
     println!(
         "{:<34} {:.0} submissions/s ({submitted} in {submit_secs:.2} s)",
@@ -231,5 +275,58 @@ referral entry: {} referrals, one request at a time, loopback, wall time per req
         "outbox",
         submitted as f64 / drained_secs
     );
+
+    // The first wizard page as a user's untouched drafts pile up (every launch makes one).
+    let drafts: usize = std::env::var("BENCH_DRAFTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let first_page_of_new_launch = |http: reqwest::Client, patient: &'static str| {
+        let sandbox = sandbox.clone();
+        async move {
+            let mut times = Vec::new();
+            for _ in 0..50 {
+                let id = sandbox.create_launch(LaunchRequest {
+                    patient_id: patient.into(),
+                    user: "Practitioner/prac-2".into(),
+                    encounter_id: None,
+                    draft_service_request_id: None,
+                    mode: LaunchMode::Modal,
+                    web_messaging: true,
+                    need_patient_banner: true,
+                    faults: Default::default(),
+                    fhir_user_absolute: false,
+                    intent: None,
+                });
+                let mut url = sandbox.launch_url(&id);
+                loop {
+                    let r = http.get(url.clone()).send().await.unwrap();
+                    url = url.join(r.headers()[header::LOCATION].to_str().unwrap()).unwrap();
+                    if url.path().starts_with("/l/") {
+                        break;
+                    }
+                }
+                let t = Instant::now();
+                let body = http.get(url).send().await.unwrap().text().await.unwrap();
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+                assert!(body.contains("Choose the service"));
+            }
+            times
+        }
+    };
+    let before = first_page_of_new_launch(http.clone(), "pat-3").await;
+    let owner_launch = |i: usize| server::store::drafts::DraftOwner {
+        session_id: format!("bench-untouched-{i}"),
+        ehr_id: "sandbox".into(),
+        patient_id: "pat-3".into(),
+        user_ref: "Practitioner/prac-2".into(),
+    };
+    let now = server::smart::now_unix();
+    let filled = Instant::now();
+    for i in 0..drafts {
+        server::store::drafts::get_or_create(&db, &owner_launch(i), Default::default, now, 86_400).await.unwrap();
+    }
+    let filled = filled.elapsed().as_secs_f64();
+    let after = first_page_of_new_launch(http.clone(), "pat-3").await;
+    println!("\nfirst wizard page of a new launch, same user and patient, {store_name} ({drafts} untouched drafts made in {filled:.1} s)");
+    summary("with no earlier drafts", before);
+    summary(&format!("with {drafts} untouched drafts"), after);
     let _ = std::fs::remove_dir_all(&data_dir);
 }
