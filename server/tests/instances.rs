@@ -94,3 +94,30 @@ async fn an_instance_with_another_token_key_refuses_to_start() {
     // The first instance goes on.
     launched(&a, launch_request("pat-2", "Practitioner/prac-1")).await;
 }
+
+#[tokio::test]
+async fn instances_starting_together_on_a_new_store_apply_each_migration_once() {
+    let dir = std::env::temp_dir().join(format!("erx-test-{}", server::smart::random_token(9)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = test_database_url(&dir).await.unwrap_or_else(|| format!("sqlite://{}", dir.join("ereferral.db").display()));
+    let key = server::session::crypto::TokenCipher::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap();
+    let opens: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, key) = (url.clone(), key.clone());
+            tokio::spawn(async move { server::store::open(&url, key).await })
+        })
+        .collect();
+    let mut dbs = Vec::new();
+    for o in opens {
+        dbs.push(o.await.unwrap().expect("every instance starts"));
+    }
+    let applied: i64 = server::sql_scalar!(&dbs[0], "SELECT COUNT(*) FROM _sqlx_migrations").unwrap();
+    let distinct: i64 = server::sql_scalar!(&dbs[0], "SELECT COUNT(DISTINCT version) FROM _sqlx_migrations").unwrap();
+    assert_eq!(applied, distinct, "each migration recorded once");
+    assert!(applied >= 2);
+    for db in dbs {
+        db.close().await;
+    }
+    drop_test_database(&dir);
+    let _ = std::fs::remove_dir_all(dir);
+}
