@@ -118,7 +118,8 @@ async fn main() {
         more.insert("EREFERRAL_PUBLIC_URL", public_url.to_string());
         more.insert("EREFERRAL_SANDBOX_LISTEN", "127.0.0.1:0".into());
         let config = Config::from_sources(None, &|k| more.get(k).cloned()).unwrap();
-        let options = leptos::config::LeptosOptions::builder().output_name("ereferral").site_root("target/site").build();
+        let options =
+            leptos::config::LeptosOptions::builder().output_name("ereferral").site_root("target/site").build();
         let running = startup::start_on(config, options, listener, None).await.unwrap();
         tokio::spawn(running.serve_until(std::future::pending()));
         instance_bases.push(url::Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap());

@@ -99,8 +99,10 @@ async fn an_instance_with_another_token_key_refuses_to_start() {
 async fn instances_starting_together_on_a_new_store_apply_each_migration_once() {
     let dir = std::env::temp_dir().join(format!("erx-test-{}", server::smart::random_token(9)));
     std::fs::create_dir_all(&dir).unwrap();
-    let url = test_database_url(&dir).await.unwrap_or_else(|| format!("sqlite://{}", dir.join("ereferral.db").display()));
-    let key = server::session::crypto::TokenCipher::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap();
+    let url =
+        test_database_url(&dir).await.unwrap_or_else(|| format!("sqlite://{}", dir.join("ereferral.db").display()));
+    let key =
+        server::session::crypto::TokenCipher::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap();
     let opens: Vec<_> = (0..4)
         .map(|_| {
             let (url, key) = (url.clone(), key.clone());
