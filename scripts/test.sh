@@ -16,7 +16,9 @@ step "unit and integration tests"
 # (hydrate): built into the same test binary it would switch Leptos to its browser executor, so it
 # is built by cargo-leptos only. The tests run against the built-in sandbox EHR (the `sandbox`
 # feature; production builds leave it out).
-cargo nextest run --workspace --exclude frontend --locked --features server/sandbox
+# The load test's full 10,000 launches run in the PostgreSQL pass, across 3 instances; here, on
+# SQLite's one instance, 1,000.
+EREFERRAL_LOAD_LAUNCHES=1000 cargo nextest run --workspace --exclude frontend --locked --features server/sandbox
 
 step "integration tests again, on PostgreSQL (a throwaway cluster under target/pg)"
 # The same test binaries: each test's server gets a database of its own in the cluster instead of

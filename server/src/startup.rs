@@ -116,7 +116,8 @@ impl Running {
     }
 }
 
-/// Deletes expired pending launches, sessions, sign-ins, API tokens and drafts every minute.
+/// Deletes expired pending launches, sessions, sign-ins, API tokens and drafts every minute, then
+/// the data keys nothing refers to any more.
 fn spawn_purger(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -142,6 +143,12 @@ fn spawn_purger(state: AppState) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(drafts = n, "expired drafts purged"),
                 Err(e) => tracing::warn!(error = %e, "purging expired drafts failed"),
+            }
+            // After their owners: the data keys of purged launches and drafts.
+            match crate::store::data_keys::purge_orphans(&state.db, now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(keys = n, "data keys of purged launches and drafts destroyed"),
+                Err(e) => tracing::warn!(error = %e, "purging orphaned data keys failed"),
             }
         }
     });

@@ -251,3 +251,27 @@ async fn the_wal_checkpoint_is_checked_not_assumed() {
     let wal = std::fs::metadata(env.data_dir.join("ereferral.db-wal")).map(|m| m.len()).unwrap_or(0);
     assert_eq!(wal, 0, "TRUNCATE left an empty WAL");
 }
+
+#[tokio::test]
+async fn the_keys_of_purged_launches_and_drafts_are_destroyed_with_them() {
+    let env = start().await;
+    let (old, _) = launched(&env, launch_request("pat-1", "Practitioner/prac-1")).await;
+    old.get(&env, "").await; // the draft, and its key
+    let (live, _) = launched(&env, launch_request("pat-2", "Practitioner/prac-1")).await;
+    live.get(&env, "").await;
+    assert_eq!(count(&env, "SELECT COUNT(*) FROM data_keys").await, 4, "a key per launch and per draft");
+    // The first launch and its draft expire and are purged…
+    let db = &env.state.db;
+    server::sql_exec!(db, "UPDATE launch_sessions SET expires_at = 0 WHERE id = $1", old.id()).unwrap();
+    server::sql_exec!(db, "UPDATE referral_drafts SET expires_at = 0 WHERE session_id = $1", old.id()).unwrap();
+    let now = server::smart::now_unix();
+    server::store::sessions::purge_expired(db, now).await.unwrap();
+    server::store::drafts::purge_expired(db, now).await.unwrap();
+    // …and, a minute later, so are their keys; the live launch keeps its own.
+    assert_eq!(server::store::data_keys::purge_orphans(db, now).await.unwrap(), 0, "not younger than a minute");
+    assert_eq!(server::store::data_keys::purge_orphans(db, now + 120).await.unwrap(), 2);
+    assert_eq!(count(&env, "SELECT COUNT(*) FROM data_keys").await, 2);
+    let (status, page) = live.get(&env, "").await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    assert!(page.contains("Ndiaye"), "the live launch still reads its sealed patient");
+}

@@ -11,6 +11,11 @@ CREATE TABLE data_keys (
 ALTER TABLE referral_drafts ADD COLUMN key_id TEXT;
 ALTER TABLE referrals ADD COLUMN key_id TEXT;
 ALTER TABLE launch_sessions ADD COLUMN key_id TEXT;
+-- The purger destroys keys nothing refers to any more (their launch or draft was purged).
+CREATE INDEX referral_drafts_key ON referral_drafts (key_id);
+CREATE INDEX referrals_key ON referrals (key_id);
+CREATE INDEX launch_sessions_key ON launch_sessions (key_id);
+CREATE INDEX data_keys_created ON data_keys (created_at);
 
 -- Facts about the store itself, e.g. a value sealed under the master key at first start, so an
 -- instance configured with another key refuses to start instead of writing what others can't read.

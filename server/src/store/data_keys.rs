@@ -151,6 +151,21 @@ pub async fn of_referral(db: &Db, referral_id: &str) -> Result<Option<DataKey>, 
     .await
 }
 
+/// Deletes the keys nothing refers to any more (their launch or draft expired and was purged), so
+/// what was sealed under them is as gone as a revoked referral's. A key is created in the
+/// transaction that stores its owner, so no other transaction sees it without one; keys younger
+/// than a minute are left alone all the same.
+pub async fn purge_orphans(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
+    sql_exec!(
+        db,
+        "DELETE FROM data_keys WHERE created_at < $1 \
+         AND NOT EXISTS (SELECT 1 FROM referral_drafts d WHERE d.key_id = data_keys.id) \
+         AND NOT EXISTS (SELECT 1 FROM referrals r WHERE r.key_id = data_keys.id) \
+         AND NOT EXISTS (SELECT 1 FROM launch_sessions s WHERE s.key_id = data_keys.id)",
+        now - 60
+    )
+}
+
 /// Destroys key `id` (in the revoke's transaction).
 pub async fn destroy(tx: &mut Tx, id: Option<&str>) -> Result<(), sqlx::Error> {
     if let Some(id) = id {

@@ -18,7 +18,7 @@ pub struct TestEnv {
     pub app_url: Url,
     pub sandbox: SandboxHandle,
     pub state: server::state::AppState,
-    /// A client that follows no redirects, like a careful browser under test.
+    /// A client that follows no redirects, like a careful browser under test ([`test_client`]).
     pub http: reqwest::Client,
     pub data_dir: PathBuf,
     /// The configuration the instance started with (environment, TOML), for starting another.
@@ -128,7 +128,7 @@ pub async fn start_with(extra: &[(&str, &str)]) -> TestEnv {
     let sandbox = running.sandbox.clone().expect("sandbox enabled");
     let state = running.state.clone();
     tokio::spawn(running.serve_until(std::future::pending()));
-    let http = reqwest::Client::builder().redirect(redirect::Policy::none()).build().unwrap();
+    let http = test_client();
     TestEnv { app_url, sandbox, state, http, data_dir, config_env: env, config_toml: None, owns_data: true }
 }
 
@@ -154,7 +154,7 @@ pub async fn try_start_another(env: &TestEnv, extra: &[(&str, &str)]) -> anyhow:
     let state = running.state.clone();
     tokio::spawn(running.serve_until(std::future::pending()));
     let app_url = Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
-    let http = reqwest::Client::builder().redirect(redirect::Policy::none()).build().unwrap();
+    let http = test_client();
     Ok(TestEnv {
         app_url,
         sandbox: env.sandbox.clone(),
@@ -281,7 +281,7 @@ process_message = {{ endpoint = "{fhir}/$process-message", auth = {process_messa
     assert_eq!(running.sandbox.is_some(), embedded_wanted);
     let state = running.state.clone();
     tokio::spawn(running.serve_until(std::future::pending()));
-    let http = reqwest::Client::builder().redirect(redirect::Policy::none()).build().unwrap();
+    let http = test_client();
     TestEnv { app_url, sandbox, state, http, data_dir, config_env: env, config_toml: Some(toml), owns_data: true }
 }
 
@@ -545,4 +545,15 @@ pub async fn post_message(env: &TestEnv, token: Option<&str>, body: &[u8]) -> (S
     }
     let r = r.send().await.unwrap();
     (r.status(), r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// A client that follows no redirects, like a careful browser under test. It reuses an idle
+/// connection for 5 s at most: the server closes one after 10 s without a request, and a client
+/// reusing it just then sees it close under its request (browsers retry then; reqwest does not).
+pub fn test_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(redirect::Policy::none())
+        .pool_idle_timeout(std::time::Duration::from_secs(5))
+        .build()
+        .unwrap()
 }
