@@ -60,6 +60,22 @@ const STEPS: [(&str, &[(&str, &str)]); 4] = [
     ("/do/step/routing", &[("authorizer", "self"), ("nav", "next")]),
 ];
 
+/// A modal launch of `patient` by `user`.
+fn launch_request(patient: &str, user: &str) -> LaunchRequest {
+    LaunchRequest {
+        patient_id: patient.into(),
+        user: user.into(),
+        encounter_id: None,
+        draft_service_request_id: None,
+        mode: LaunchMode::Modal,
+        web_messaging: true,
+        need_patient_banner: true,
+        faults: Default::default(),
+        fhir_user_absolute: false,
+        intent: None,
+    }
+}
+
 fn page(session: &url::Url, rest: &str) -> url::Url {
     session.join(&format!("{}{rest}", session.path())).unwrap()
 }
@@ -131,18 +147,7 @@ async fn main() {
         (vec![], vec![], vec![], vec![], vec![]);
     let mut sessions = Vec::new();
     for i in 0..(warmup + launches) {
-        let id = sandbox.create_launch(LaunchRequest {
-            patient_id: patients[i % patients.len()].into(),
-            user: "Practitioner/prac-1".into(),
-            encounter_id: None,
-            draft_service_request_id: None,
-            mode: LaunchMode::Modal,
-            web_messaging: true,
-            need_patient_banner: true,
-            faults: Default::default(),
-            fhir_user_absolute: false,
-            intent: None,
-        });
+        let id = sandbox.create_launch(launch_request(patients[i % patients.len()], "Practitioner/prac-1"));
         let started = Instant::now();
         let mut url = sandbox.launch_url(&id);
         let mut timings = Vec::new();
@@ -284,18 +289,7 @@ referral entry: {} referrals, one request at a time, loopback, wall time per req
         async move {
             let mut times = Vec::new();
             for _ in 0..50 {
-                let id = sandbox.create_launch(LaunchRequest {
-                    patient_id: patient.into(),
-                    user: "Practitioner/prac-2".into(),
-                    encounter_id: None,
-                    draft_service_request_id: None,
-                    mode: LaunchMode::Modal,
-                    web_messaging: true,
-                    need_patient_banner: true,
-                    faults: Default::default(),
-                    fhir_user_absolute: false,
-                    intent: None,
-                });
+                let id = sandbox.create_launch(launch_request(patient, "Practitioner/prac-2"));
                 let mut url = sandbox.launch_url(&id);
                 loop {
                     let r = http.get(url.clone()).send().await.unwrap();

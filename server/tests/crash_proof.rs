@@ -295,20 +295,7 @@ async fn referrals_survive_kill_9_restarts_and_an_ehr_outage_exactly_once_and_in
         scopes: sandbox::config::DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
     });
     let sandbox = sandbox::start(config, sandbox_listener).await.expect("sandbox");
-    let fhir = sandbox.fhir_base();
-    let origin = sandbox.base_url().origin().ascii_serialization();
-    let toml = format!(
-        r#"
-[[ehr]]
-id = "sandbox"
-name = "Sandbox EHR"
-issuer = "{fhir}"
-client_id = "{EXTERNAL_CLIENT_ID}"
-allowed_origins = ["{origin}"]
-client_auth = {{ method = "client_secret_basic", secret = "{SECRET}" }}
-process_message = {{ endpoint = "{fhir}/$process-message", auth = {{ method = "static_bearer", token = "{EXTERNAL_BEARER}" }} }}
-"#
-    );
+    let toml = common::secret_basic_ehr_toml(&sandbox, SECRET);
     let config_file = dir.join("ereferral.toml");
     std::fs::write(&config_file, toml).unwrap();
     let database_url =

@@ -222,20 +222,7 @@ async fn start_instance(
     data_dir: &std::path::Path,
 ) -> (server::state::AppState, tokio::task::JoinHandle<anyhow::Result<()>>) {
     let port = listener.local_addr().unwrap().port();
-    let fhir = sandbox.fhir_base();
-    let origin = sandbox.base_url().origin().ascii_serialization();
-    let toml = format!(
-        r#"
-[[ehr]]
-id = "sandbox"
-name = "Sandbox EHR"
-issuer = "{fhir}"
-client_id = "{EXTERNAL_CLIENT_ID}"
-allowed_origins = ["{origin}"]
-client_auth = {{ method = "client_secret_basic", secret = "{EXTERNAL_SECRET}" }}
-process_message = {{ endpoint = "{fhir}/$process-message", auth = {{ method = "static_bearer", token = "{EXTERNAL_BEARER}" }} }}
-"#,
-    );
+    let toml = secret_basic_ehr_toml(sandbox, EXTERNAL_SECRET);
     let mut env: HashMap<&str, String> = HashMap::from([
         ("EREFERRAL_LISTEN", format!("127.0.0.1:{port}")),
         ("EREFERRAL_DATA_DIR", data_dir.display().to_string()),

@@ -557,3 +557,22 @@ pub fn test_client() -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// The `[[ehr]]` registering a separately started sandbox as somebody else's EHR, where the app is
+/// [`EXTERNAL_CLIENT_ID`] with `client_secret_basic` (`secret`) and delivers with [`EXTERNAL_BEARER`].
+pub fn secret_basic_ehr_toml(sandbox: &SandboxHandle, secret: &str) -> String {
+    let fhir = sandbox.fhir_base();
+    let origin = sandbox.base_url().origin().ascii_serialization();
+    format!(
+        r#"
+[[ehr]]
+id = "sandbox"
+name = "Sandbox EHR"
+issuer = "{fhir}"
+client_id = "{EXTERNAL_CLIENT_ID}"
+allowed_origins = ["{origin}"]
+client_auth = {{ method = "client_secret_basic", secret = "{secret}" }}
+process_message = {{ endpoint = "{fhir}/$process-message", auth = {{ method = "static_bearer", token = "{EXTERNAL_BEARER}" }} }}
+"#
+    )
+}
