@@ -33,6 +33,9 @@ pub struct Config {
     pub database_url: String,
     /// Base64 of 32 bytes; `None` means "generate one in the data dir on first start".
     pub token_key: Option<String>,
+    /// The master key being retired (base64 of 32 bytes): at start, what the store holds under it
+    /// is re-wrapped under `token_key`. Remove it once every instance runs on the new key.
+    pub token_key_previous: Option<String>,
     pub log: LogConfig,
     pub sandbox: SandboxConfig,
     pub ehrs: Vec<EhrRegistration>,
@@ -268,6 +271,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     token_key: Option<String>,
+    token_key_previous: Option<String>,
     launch_ttl_secs: Option<u64>,
     session_ttl_secs: Option<u64>,
     outbound_timeout_secs: Option<u64>,
@@ -387,6 +391,8 @@ impl Config {
             .or(file.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("ereferral.db").display()));
         let token_key = env("EREFERRAL_TOKEN_KEY").filter(|v| !v.trim().is_empty()).or(file.token_key);
+        let token_key_previous =
+            env("EREFERRAL_TOKEN_KEY_PREVIOUS").filter(|v| !v.trim().is_empty()).or(file.token_key_previous);
 
         let format = env("EREFERRAL_LOG_FORMAT").or(file.log.format).unwrap_or_else(|| "human".into());
         let format = match format.trim() {
@@ -425,6 +431,7 @@ impl Config {
             data_dir,
             database_url,
             token_key,
+            token_key_previous,
             log: LogConfig { format, filter },
             sandbox,
             ehrs,

@@ -41,7 +41,15 @@ pub async fn start_on(
     let local_addr = listener.local_addr()?;
     let cipher = session::crypto::TokenCipher::load_or_create(config.token_key.as_deref(), &config.data_dir)
         .context("loading the token encryption key")?;
-    let db = crate::store::open(&config.database_url, cipher.clone()).await.context("opening the database")?;
+    let previous = config
+        .token_key_previous
+        .as_deref()
+        .map(session::crypto::TokenCipher::from_base64)
+        .transpose()
+        .context("reading the previous token key (EREFERRAL_TOKEN_KEY_PREVIOUS)")?;
+    let db = crate::store::open_rotating(&config.database_url, cipher.clone(), previous.as_ref())
+        .await
+        .context("opening the database")?;
 
     #[cfg(feature = "sandbox")]
     let sandbox_handle = match config.sandbox.enabled {

@@ -123,3 +123,31 @@ async fn instances_starting_together_on_a_new_store_apply_each_migration_once() 
     drop_test_database(&dir);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn the_master_key_rotates_and_the_retired_one_is_then_refused() {
+    const OLD: &str = "b2xkLW1hc3Rlci1rZXktb2YtdGhpcy1zdG9yZS0zMiE=";
+    const NEW: &str = "bmV3LW1hc3Rlci1rZXktb2YtdGhpcy1zdG9yZS0zMiE=";
+    let a = start_with(&[("EREFERRAL_TOKEN_KEY", OLD)]).await;
+    let (l, _) = launched(&a, launch_request("pat-2", "Practitioner/prac-1")).await;
+    l.post_see_other(&a, "/do/step/service", &[("pick", DIABETES_PICK), ("nav", "next")]).await;
+    // Every instance restarts with the new key and the old one as previous: the first re-wraps.
+    let b = try_start_another(&a, &[("EREFERRAL_TOKEN_KEY", NEW), ("EREFERRAL_TOKEN_KEY_PREVIOUS", OLD)])
+        .await
+        .expect("starts, rotating");
+    let c = try_start_another(&a, &[("EREFERRAL_TOKEN_KEY", NEW), ("EREFERRAL_TOKEN_KEY_PREVIOUS", OLD)])
+        .await
+        .expect("starts, finding it rotated");
+    // The launch goes on under the new key: its sealed patient and draft, and its EHR tokens.
+    for env in [&b, &c] {
+        let (status, page) = l.get(env, "").await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(page.contains("Ndiaye"), "the sealed patient reads under the new key");
+    }
+    fill_valid_referral(&b, &l).await;
+    assert!(l.post_see_other(&b, "/do/submit", &[]).await.ends_with("/done"), "submitted under the new key");
+    // With the previous key removed the store still opens; the retired key alone is refused.
+    try_start_another(&a, &[("EREFERRAL_TOKEN_KEY", NEW)]).await.expect("the new key alone");
+    let err = try_start_another(&a, &[("EREFERRAL_TOKEN_KEY", OLD)]).await.err().expect("the old key is refused");
+    assert!(format!("{err:#}").contains("another token key"), "{err:#}");
+}
