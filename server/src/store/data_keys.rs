@@ -9,7 +9,7 @@
 //! read as they are (rows from before data keys, and tombstones, which hold no PHI).
 
 use super::{Db, Tx};
-use crate::{on_db, session::crypto::TokenCipher, sql_exec};
+use crate::{session::crypto::TokenCipher, sql_exec, sql_optional, sql_scalar_optional};
 use base64::{engine::general_purpose::STANDARD, Engine};
 
 const TEXT_PREFIX: &str = "enc1:";
@@ -106,14 +106,8 @@ pub async fn create(tx: &mut Tx, master: &TokenCipher, now: i64) -> Result<DataK
 /// treated as gone (and logged): the start-up key check makes that a misconfiguration, not data.
 pub async fn load(db: &Db, id: Option<&str>) -> Result<Option<DataKey>, sqlx::Error> {
     let Some(id) = id else { return Ok(None) };
-    let wrapped: Option<Vec<u8>> = on_db!(db, c => sqlx::query_scalar("SELECT wrapped FROM data_keys WHERE id = $1").bind(id).fetch_optional(c).await)?;
-    Ok(wrapped.and_then(|w| {
-        let key = unwrap(db.master(), id.to_string(), &w);
-        if key.is_none() {
-            tracing::error!("a data key does not unwrap under this instance's token key");
-        }
-        key
-    }))
+    let wrapped: Option<Vec<u8>> = sql_scalar_optional!(db, "SELECT wrapped FROM data_keys WHERE id = $1", id)?;
+    Ok(from_row(db, Some(id.to_string()), wrapped))
 }
 
 /// A key as a query joined it in: `(key id, wrapped key)`, both absent for rows without one.
@@ -127,7 +121,7 @@ pub fn from_row(db: &Db, id: Option<String>, wrapped: Option<Vec<u8>>) -> Option
 }
 
 async fn joined(db: &Db, sql: &str, owner: &str) -> Result<Option<DataKey>, sqlx::Error> {
-    let row: Option<(String, Vec<u8>)> = on_db!(db, c => sqlx::query_as(sql).bind(owner).fetch_optional(c).await)?;
+    let row: Option<(String, Vec<u8>)> = sql_optional!(db, sql, owner)?;
     Ok(row.and_then(|(id, w)| from_row(db, Some(id), Some(w))))
 }
 

@@ -16,11 +16,6 @@ pub enum ReadError {
     Sealed(#[from] SealError),
 }
 
-/// The key a row's joined `key_id` and `key_wrapped` columns name.
-fn row_key(db: &Db, id: &Option<String>, wrapped: &Option<Vec<u8>>) -> Option<DataKey> {
-    data_keys::from_row(db, id.clone(), wrapped.clone())
-}
-
 /// A referral as submit records it (in the submit's transaction).
 #[derive(Debug, Clone)]
 pub struct NewReferral<'a> {
@@ -345,7 +340,7 @@ pub async fn detail(db: &Db, id: &str) -> Result<Option<DetailRow>, ReadError> {
         id
     )?;
     let Some(mut r) = row else { return Ok(None) };
-    let key = row_key(db, &r.key_id, &r.key_wrapped);
+    let key = data_keys::from_row(db, r.key_id.clone(), r.key_wrapped.take());
     let key = key.as_ref();
     r.patient_json = open_text(key, &r.patient_json)?;
     r.service_request_json = open_text(key, &r.service_request_json)?;
@@ -412,7 +407,7 @@ pub async fn queue(db: &Db, all: bool) -> Result<Vec<QueueRow>, ReadError> {
     };
     let mut rows: Vec<QueueRow> = sql_all!(db, sql)?;
     for r in &mut rows {
-        let key = row_key(db, &r.key_id, &r.key_wrapped);
+        let key = data_keys::from_row(db, r.key_id.clone(), r.key_wrapped.take());
         r.patient_json = open_text(key.as_ref(), &r.patient_json)?;
         r.service_request_json = open_text(key.as_ref(), &r.service_request_json)?;
     }
@@ -473,7 +468,7 @@ pub async fn of_practitioner(
         requester_ref
     )?;
     for r in &mut rows {
-        let key = row_key(db, &r.key_id, &r.key_wrapped);
+        let key = data_keys::from_row(db, r.key_id.clone(), r.key_wrapped.take());
         r.patient_json = open_text(key.as_ref(), &r.patient_json)?;
     }
     Ok(rows)

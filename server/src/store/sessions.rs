@@ -71,7 +71,7 @@ pub struct SessionRow {
     pub expires_at: i64,
     /// The launch's data key (none for launches from before data keys, or after a revoke).
     pub key_id: Option<String>,
-    #[sqlx(default)]
+    /// The launch's data key as the read joined it in (consumed when the row is unsealed).
     key_wrapped: Option<Vec<u8>>,
 }
 
