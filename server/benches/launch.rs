@@ -230,6 +230,8 @@ referral entry: {} referrals, one request at a time, loopback, wall time per req
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let concurrency: usize = std::env::var("BENCH_CONCURRENCY").ok().and_then(|v| v.parse().ok()).unwrap_or(16);
+    // A line to attach a profiler on (`perf record -p`): the timed phase starts now.
+    eprintln!("durable submissions: starting ({} sessions filled in)", rest.len());
     let queue = Arc::new(Mutex::new(rest.clone()));
     let latencies = Arc::new(Mutex::new(Vec::with_capacity(rest.len())));
     let started = Instant::now();
