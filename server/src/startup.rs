@@ -94,6 +94,7 @@ pub async fn start_on(
         api_clients: Arc::new(api_clients),
     };
     spawn_purger(state.clone());
+    spawn_checkpointer(state.db.clone());
     crate::outbox::worker::spawn(state.clone(), OUTBOX_WORKERS);
     Ok(Running {
         public_url,
@@ -122,6 +123,31 @@ impl Running {
         self.state.db.close().await;
         Ok(())
     }
+}
+
+/// Moves SQLite's write-ahead log into the database file off the request path (see
+/// [`crate::store::Db::checkpoint`]); the first failure of a run of failures is logged.
+fn spawn_checkpointer(db: crate::store::Db) {
+    if db.backend() != crate::store::Backend::Sqlite {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(crate::store::CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failing = false;
+        loop {
+            tick.tick().await;
+            match db.checkpoint().await {
+                Ok(()) => failing = false,
+                Err(sqlx::Error::PoolClosed) => break,
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::warn!(error = %e, "background WAL checkpoint failed; commits will checkpoint instead");
+                }
+                Err(_) => {}
+            }
+        }
+    });
 }
 
 /// Deletes expired pending launches, sessions, sign-ins, API tokens and drafts every minute, then

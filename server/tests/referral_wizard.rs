@@ -499,3 +499,28 @@ async fn a_referral_number_collision_draws_another_number() {
     assert!(number.starts_with("ER-"));
     assert_eq!(reserved, 1);
 }
+
+#[tokio::test]
+async fn a_submit_keeps_a_number_its_draft_already_holds() {
+    // A number reserved for the draft earlier (a submit that failed after reserving it, or an
+    // older version that reserved first): the submit's fresh draw is not held, and the referral
+    // gets the draft's number instead of a second one.
+    let env = start().await;
+    let db = &env.state.db;
+    let (l, _) = launched(&env, launch_request("pat-1", "Practitioner/prac-1")).await;
+    fill_valid_referral(&env, &l).await;
+    let draft: String =
+        server::sql_scalar!(db, "SELECT id FROM referral_drafts WHERE session_id = $1", l.id()).unwrap();
+    server::sql_exec!(
+        db,
+        "INSERT INTO referral_numbers (number, draft_id, created_at) VALUES ('ER-KEPT-2345', $1, 0)",
+        &draft
+    )
+    .unwrap();
+    l.post_see_other(&env, "/do/submit", &[]).await;
+    let numbers: Vec<(String,)> = server::sql_all!(db, "SELECT referral_number FROM referrals").unwrap();
+    assert_eq!(numbers, [("ER-KEPT-2345".to_string(),)]);
+    let held: i64 =
+        server::sql_scalar!(db, "SELECT COUNT(*) FROM referral_numbers WHERE draft_id = $1", &draft).unwrap();
+    assert_eq!(held, 1, "no second number was reserved for the draft");
+}

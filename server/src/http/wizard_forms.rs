@@ -173,7 +173,7 @@ async fn attach(
         Err(e) => vec![FieldError::new("file", e.to_string())],
     };
     let anchor = if errors.is_empty() { "" } else { "#field-file" };
-    drafts::save(&state.db, &draft.id, &draft.form, Step::Attachments, &errors, now_unix(), cfg.draft_ttl_secs)
+    drafts::save(&state.db, draft, &draft.form, Step::Attachments, &errors, now_unix(), cfg.draft_ttl_secs)
         .await
         .map_err(page_error("draft save failed"))?;
     Ok(see_other(&format!("{}{anchor}", step_path(&launch, Step::Attachments))))
@@ -189,7 +189,7 @@ async fn detach(
     attachments::remove(&state.db, &draft.id, &attachment).await.map_err(page_error("attachment delete failed"))?;
     drafts::save(
         &state.db,
-        &draft.id,
+        draft,
         &draft.form,
         Step::Attachments,
         &[],
@@ -287,7 +287,7 @@ async fn fresh(
 ) -> Result<Response, PageError> {
     let w = load(&state, &launch, &headers).await?;
     if let Some(d) = w.editing() {
-        drafts::save(&state.db, &d.id, &d.form, d.step, &[], now_unix(), state.config.referral.draft_ttl_secs)
+        drafts::save(&state.db, d, &d.form, d.step, &[], now_unix(), state.config.referral.draft_ttl_secs)
             .await
             .map_err(page_error("draft save failed"))?;
     }

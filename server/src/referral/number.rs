@@ -1,6 +1,8 @@
 //! Referral numbers: `ER-` and 8 characters a clinician can read out on the phone, random (about
-//! 40 bits), reserved per draft before the referral is built, so a collision draws another number
-//! instead of failing the submit, and a retried submit keeps the draft's number.
+//! 40 bits), one per draft. A submit holds a fresh draw in its own transaction
+//! (`store::referrals::hold_number`); only when that draw is taken, or the draft already holds a
+//! number, is one reserved here first (so a collision draws another number instead of failing the
+//! submit, and a draft keeps the number it holds) and the referral built again with it.
 
 use crate::store::{referrals, Db};
 

@@ -119,7 +119,7 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
         let errors = step_errors(*step, form, &ctx, &state.directory);
         crate::store::drafts::save(
             &state.db,
-            &draft.id,
+            draft,
             form,
             *step,
             &errors,
@@ -136,94 +136,199 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
     confirm_patient(state, w).await?;
 
     let now = now_unix();
-    let authored_on = rfc3339(now);
     let files = attachments::list(&state.db, &draft.id).await.map_err(internal("attachment list failed"))?;
-    let created: Vec<String> = files.iter().map(|a| rfc3339(a.created_at)).collect();
-    let metas: Vec<AttachmentMeta> = files
-        .iter()
-        .zip(&created)
-        .map(|(a, created)| AttachmentMeta {
-            id: &a.id,
-            filename: &a.filename,
-            content_type: &a.content_type,
-            size: a.size as u64,
-            sha1_base64: &a.sha1,
-            created,
-        })
-        .collect();
-    let (sr_id, task_id, consent_id, rp_id) = (uuid(), uuid(), uuid(), uuid());
-    let number = {
-        // A write like the submit's own: queued at the gate, not in SQLite's busy handler.
-        let _gate = state.db.write_gate().await;
-        super::number::reserve(&state.db, &draft.id, now, super::number::random)
-            .await
-            .map_err(internal("submit: reserving a referral number failed"))?
-    };
     let Some(ehr) = registry::registration_by_id(&state.config, &w.session.ehr_id) else {
         return Err(internal("submit: the launch's EHR is no longer registered")(w.session.ehr_id.clone()));
     };
-    let ehr_base = ehr.issuer.as_str().trim_end_matches('/').to_string();
-    let our_base = fhir_base(state);
-    let patient_ref = format!("{ehr_base}/Patient/{}", w.session.patient_id);
-    let header = w.header(state);
-    let input = ReferralInput {
-        ids: ReferralIds { service_request: &sr_id, task: &task_id, consent: &consent_id, related_person: &rp_id },
-        identifier_system: REFERRAL_ID_SYSTEM,
-        referral_number: &number,
-        form,
-        service: RequestedService {
-            id: &service.id,
-            name: &service.name,
-            system: &code.system,
-            code: &code.code,
-            display: &code.display,
-        },
-        patient: &patient_ref,
-        patient_display: &header.patient.name,
-        encounter: w.context.encounter.as_deref(),
-        requester: requester(form, w),
-        submitter: submitter(w),
-        source_draft: w.source_draft.as_ref(),
-        intent: w
-            .context
-            .intent
-            .as_deref()
-            .filter(|i| *i == "order" || *i == "plan" || *i == "proposal")
-            .unwrap_or("order"),
-        authored_on: &authored_on,
-        attachments: &metas,
-        fhir_base: &our_base,
-        ehr_base: &ehr_base,
-    };
-    let built = fhir_build::build_referral(&input);
+    let ids = Ids::new();
+    // A fresh number is drawn and held in the submit's own transaction; only when it is taken (at
+    // about 40 bits, rare) is one reserved on its own first, and the referral built again with it.
+    let mut number = super::number::random();
+    for _ in 0..2 {
+        let recording = {
+            let made = Made::build(state, w, form, (service, code), ehr, &files, &ids, &number, now)?;
+            record(state, w, draft, ehr, &files, &made, now).await?
+        };
+        match recording {
+            Recording::Done => {
+                state.outbox.recorded();
+                tracing::info!(referral = %ids.service_request, service = %service.id, attachments = files.len(),
+                    "referral submitted");
+                return Ok(SubmitOutcome::Sent {
+                    referral_number: number,
+                    service_request_id: ids.service_request,
+                    created: true,
+                });
+            }
+            Recording::AlreadySubmitted => return existing(state, &draft.id).await,
+            Recording::NumberTaken => {
+                tracing::info!("referral number collision: reserving another");
+                // A write like the submit's own: queued at the gate, not in SQLite's busy handler.
+                let _gate = state.db.write_gate().await;
+                number = super::number::reserve(&state.db, &draft.id, now, super::number::random)
+                    .await
+                    .map_err(internal("submit: reserving a referral number failed"))?;
+            }
+        }
+    }
+    Err(internal("submit: the reserved referral number could not be held")(draft.id.clone()))
+}
 
-    // The message is built and checked now, so what is recorded is exactly what every
-    // delivery attempt sends, and a bundle whose copies disagree never becomes a referral.
-    let (bundle_id, header_id) = (uuid(), uuid());
-    let event = Event::NotifyAddServiceRequest;
-    let source_endpoint = format!("{our_base}/$process-message");
-    let message = notify_bundle::build_notify_add(&NotifyAddInput {
-        header: message_header(ehr, event, (&bundle_id, &header_id), &authored_on, &source_endpoint),
-        fhir_base: &our_base,
-        ehr_base: &ehr_base,
-        service_request: &built.service_request,
-        task: &built.task,
-        consent: &built.consent,
-        documents: &built.documents,
-        questionnaire_response: None,
-        healthcare_service: &service.resource,
-        patient: &w.patient,
-        practitioner: Some(&w.user.practitioner).filter(|p| p.get("id").is_some()),
-        practitioner_role: w.user.role.as_ref().filter(|r| r.get("id").is_some()),
-    })
-    .map_err(|e| internal("submit: the notify-add-service-request message failed its checks")(e))?
-    .to_string();
+/// The ids a referral's resources and its message get (the same when it is built again).
+struct Ids {
+    service_request: String,
+    task: String,
+    consent: String,
+    related_person: String,
+    bundle: String,
+    header: String,
+}
 
+impl Ids {
+    fn new() -> Self {
+        Ids {
+            service_request: uuid(),
+            task: uuid(),
+            consent: uuid(),
+            related_person: uuid(),
+            bundle: uuid(),
+            header: uuid(),
+        }
+    }
+}
+
+/// A referral's resources and its checked `notify-add-service-request`, as recorded.
+struct Made<'a> {
+    ids: &'a Ids,
+    number: &'a str,
+    service_id: &'a str,
+    built: fhir_build::ReferralResources,
+    message: String,
+}
+
+impl<'a> Made<'a> {
+    #[allow(clippy::too_many_arguments)]
+    fn build(
+        state: &AppState,
+        w: &Wizard,
+        form: &ReferralForm,
+        (service, code): (&'a crate::directory::Service, &crate::directory::ServiceCode),
+        ehr: &EhrRegistration,
+        files: &[store::drafts::AttachmentRow],
+        ids: &'a Ids,
+        number: &'a str,
+        now: i64,
+    ) -> Result<Self, AppError> {
+        let authored_on = rfc3339(now);
+        let created: Vec<String> = files.iter().map(|a| rfc3339(a.created_at)).collect();
+        let metas: Vec<AttachmentMeta> = files
+            .iter()
+            .zip(&created)
+            .map(|(a, created)| AttachmentMeta {
+                id: &a.id,
+                filename: &a.filename,
+                content_type: &a.content_type,
+                size: a.size as u64,
+                sha1_base64: &a.sha1,
+                created,
+            })
+            .collect();
+        let ehr_base = ehr.issuer.as_str().trim_end_matches('/').to_string();
+        let our_base = fhir_base(state);
+        let patient_ref = format!("{ehr_base}/Patient/{}", w.session.patient_id);
+        let header = w.header(state);
+        let input = ReferralInput {
+            ids: ReferralIds {
+                service_request: &ids.service_request,
+                task: &ids.task,
+                consent: &ids.consent,
+                related_person: &ids.related_person,
+            },
+            identifier_system: REFERRAL_ID_SYSTEM,
+            referral_number: number,
+            form,
+            service: RequestedService {
+                id: &service.id,
+                name: &service.name,
+                system: &code.system,
+                code: &code.code,
+                display: &code.display,
+            },
+            patient: &patient_ref,
+            patient_display: &header.patient.name,
+            encounter: w.context.encounter.as_deref(),
+            requester: requester(form, w),
+            submitter: submitter(w),
+            source_draft: w.source_draft.as_ref(),
+            intent: w
+                .context
+                .intent
+                .as_deref()
+                .filter(|i| *i == "order" || *i == "plan" || *i == "proposal")
+                .unwrap_or("order"),
+            authored_on: &authored_on,
+            attachments: &metas,
+            fhir_base: &our_base,
+            ehr_base: &ehr_base,
+        };
+        let built = fhir_build::build_referral(&input);
+
+        // The message is built and checked now, so what is recorded is exactly what every
+        // delivery attempt sends, and a bundle whose copies disagree never becomes a referral.
+        let event = Event::NotifyAddServiceRequest;
+        let source_endpoint = format!("{our_base}/$process-message");
+        let message = notify_bundle::build_notify_add(&NotifyAddInput {
+            header: message_header(ehr, event, (&ids.bundle, &ids.header), &authored_on, &source_endpoint),
+            fhir_base: &our_base,
+            ehr_base: &ehr_base,
+            service_request: &built.service_request,
+            task: &built.task,
+            consent: &built.consent,
+            documents: &built.documents,
+            questionnaire_response: None,
+            healthcare_service: &service.resource,
+            patient: &w.patient,
+            practitioner: Some(&w.user.practitioner).filter(|p| p.get("id").is_some()),
+            practitioner_role: w.user.role.as_ref().filter(|r| r.get("id").is_some()),
+        })
+        .map_err(|e| internal("submit: the notify-add-service-request message failed its checks")(e))?
+        .to_string();
+        Ok(Made { ids, number, service_id: &service.id, built, message })
+    }
+}
+
+/// How recording a referral went.
+enum Recording {
+    Done,
+    /// Another request submitted this draft first: nothing was written.
+    AlreadySubmitted,
+    /// Another draft holds the number: nothing was written.
+    NumberTaken,
+}
+
+/// One transaction: the draft claimed, the number held, the referral, its documents, its first
+/// timeline entry and its notification's outbox row.
+async fn record(
+    state: &AppState,
+    w: &Wizard,
+    draft: &store::drafts::Draft,
+    ehr: &EhrRegistration,
+    files: &[store::drafts::AttachmentRow],
+    made: &Made<'_>,
+    now: i64,
+) -> Result<Recording, AppError> {
     // The referral's PHI is sealed under its draft's data key (which a revoke destroys).
-    let key = store::data_keys::of_draft(&state.db, &draft.id)
-        .await
-        .map_err(internal("submit: reading the draft's key failed"))?;
-    let _gate = state.db.write_gate().await;
+    let key = draft.key.as_ref();
+    let built = &made.built;
+    let sr_id = made.ids.service_request.as_str();
+    // Everything but the writes is done before the write gate.
+    let task_status = built.task.get("status").and_then(Value::as_str).unwrap_or("requested").to_string();
+    let business =
+        built.task.pointer("/businessStatus/coding/0/code").and_then(Value::as_str).unwrap_or("2.0").to_string();
+    let (sr_json, task_json, consent_json) =
+        (built.service_request.to_string(), built.task.to_string(), built.consent.to_string());
+    let documents: Vec<String> = built.documents.iter().map(Value::to_string).collect();
+    let practitioner_ref = w.user.practitioner.get("id").and_then(Value::as_str).map(|id| format!("Practitioner/{id}"));
     let mut tx = state.db.begin().await.map_err(internal("submit: begin failed"))?;
     // First statement of the transaction, so concurrent submits serialise on it: the loser
     // changes no row and finds the winner's referral.
@@ -232,24 +337,25 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
         .map_err(internal("submit: claiming the draft failed"))?;
     if !claimed {
         tx.rollback().await.map_err(internal("submit: rollback failed"))?;
-        return existing(state, &draft.id).await;
+        return Ok(Recording::AlreadySubmitted);
     }
-    let task_status = built.task.get("status").and_then(Value::as_str).unwrap_or("requested").to_string();
-    let business =
-        built.task.pointer("/businessStatus/coding/0/code").and_then(Value::as_str).unwrap_or("2.0").to_string();
-    let (sr_json, task_json, consent_json) =
-        (built.service_request.to_string(), built.task.to_string(), built.consent.to_string());
-    let practitioner_ref = w.user.practitioner.get("id").and_then(Value::as_str).map(|id| format!("Practitioner/{id}"));
+    let held = store::referrals::hold_number(&mut tx, made.number, &draft.id, now)
+        .await
+        .map_err(internal("submit: holding the referral number failed"))?;
+    if !held {
+        tx.rollback().await.map_err(internal("submit: rollback failed"))?;
+        return Ok(Recording::NumberTaken);
+    }
     let referral = store::referrals::NewReferral {
-        key: key.as_ref(),
-        id: &sr_id,
-        referral_number: &number,
+        key,
+        id: sr_id,
+        referral_number: made.number,
         draft_id: &draft.id,
         session_id: &w.session.id,
         ehr_id: &w.session.ehr_id,
         patient_id: &w.session.patient_id,
-        service_id: &service.id,
-        task_id: &task_id,
+        service_id: made.service_id,
+        task_id: &made.ids.task,
         task_status: &task_status,
         business_status: &business,
         service_request_json: &sr_json,
@@ -262,43 +368,32 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
         requester_ref: built.service_request.pointer("/requester/reference").and_then(Value::as_str),
     };
     store::referrals::insert(&mut tx, &referral).await.map_err(internal("submit: inserting the referral failed"))?;
-    for (file, doc) in files.iter().zip(&built.documents) {
-        store::referrals::copy_attachment(&mut tx, key.as_ref(), &sr_id, &file.id, &doc.to_string())
+    for (file, doc) in files.iter().zip(&documents) {
+        store::referrals::copy_attachment(&mut tx, key, sr_id, &file.id, doc)
             .await
             .map_err(internal("submit: copying an attachment failed"))?;
     }
-    store::referrals::record_event(
-        &mut tx,
-        key.as_ref(),
-        &sr_id,
-        now,
-        "submitted",
-        (&task_status, &business),
-        None,
-        None,
-    )
-    .await
-    .map_err(internal("submit: recording the timeline failed"))?;
+    store::referrals::record_event(&mut tx, key, sr_id, now, "submitted", (&task_status, &business), None, None)
+        .await
+        .map_err(internal("submit: recording the timeline failed"))?;
     outbox::enqueue(
         &mut tx,
         &NewMessage {
-            bundle_id: &bundle_id,
-            message_header_id: &header_id,
-            referral_id: &sr_id,
+            bundle_id: &made.ids.bundle,
+            message_header_id: &made.ids.header,
+            referral_id: sr_id,
             event: NOTIFY_ADD_EVENT,
             ehr_id: &w.session.ehr_id,
             endpoint: ehr.process_message.endpoint.as_str(),
-            body: &message,
+            body: &made.message,
             now,
-            key: key.as_ref(),
+            key,
         },
     )
     .await
     .map_err(internal("submit: recording the notification failed"))?;
     tx.commit().await.map_err(internal("submit: commit failed"))?;
-    state.outbox.recorded();
-    tracing::info!(referral = %sr_id, service = %service.id, attachments = files.len(), "referral submitted");
-    Ok(SubmitOutcome::Sent { referral_number: number, service_request_id: sr_id, created: true })
+    Ok(Recording::Done)
 }
 
 /// Reads the launched patient again from the EHR just before the referral is recorded, through the

@@ -330,7 +330,7 @@ pub async fn post_step(
     let next = after_post(step, nav, &errors);
     let kept_errors = if next == step { errors } else { vec![] };
     let saved =
-        drafts::save(&state.db, &draft.id, &form, next, &kept_errors, now_unix(), state.config.referral.draft_ttl_secs)
+        drafts::save(&state.db, draft, &form, next, &kept_errors, now_unix(), state.config.referral.draft_ttl_secs)
             .await
             .map_err(internal("draft save failed"))?;
     if !saved {
@@ -371,7 +371,7 @@ pub async fn autosave(state: &AppState, w: &Wizard, step: Step, posted: &[(Strin
     }
     let saved = drafts::save(
         &state.db,
-        &draft.id,
+        draft,
         &form,
         draft.step,
         &draft.errors,

@@ -2,7 +2,10 @@
 //! and autosave. A draft outlives its launch until it expires, so a new launch for the same
 //! patient and user can resume it.
 
-use super::{data_keys, Backend, Db};
+use super::{
+    data_keys::{self, DataKey},
+    Backend, Db,
+};
 use crate::{sql_all, sql_exec, sql_optional, sql_scalar};
 use app::referral::{form::ReferralForm, steps::Step, validation::FieldError};
 
@@ -61,6 +64,9 @@ pub struct Draft {
     pub errors: Vec<FieldError>,
     pub revision: i64,
     pub updated_at: i64,
+    /// The draft's data key, unwrapped as the draft was read (saves seal with it; the referral
+    /// made from the draft is sealed under it). `None` for a draft stored before keys existed.
+    pub key: Option<DataKey>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -90,6 +96,7 @@ impl TryFrom<DraftRow> for Draft {
             session_id: r.session_id,
             revision: r.revision,
             updated_at: r.updated_at,
+            key: None,
         })
     }
 }
@@ -107,7 +114,7 @@ pub async fn for_session(db: &Db, session_id: &str) -> Result<Option<Draft>, Dra
     let key = data_keys::from_row(db, row.key_id.take(), row.key_wrapped.take());
     row.form_json = data_keys::open_text(key.as_ref(), &row.form_json)
         .map_err(|e| DraftError::Corrupt(row.id.clone(), e.to_string()))?;
-    Draft::try_from(row).map(Some)
+    Ok(Some(Draft { key, ..Draft::try_from(row)? }))
 }
 
 /// The launch's draft, created pre-filled with `initial` on first use (safe when two requests race).
@@ -152,28 +159,28 @@ pub async fn get_or_create(
         .ok_or_else(|| DraftError::Corrupt(owner.session_id.clone(), "vanished".into()))
 }
 
-/// Saves the form, step and errors of an editing draft; `false` when the draft is no longer being
-/// edited (submitted, cancelled or timed out): the caller shows why instead of saving.
+/// Saves the form, step and errors of an editing draft (sealed under the draft's key, as read);
+/// `false` when the draft is no longer being edited (submitted, cancelled or timed out): the
+/// caller shows why instead of saving.
 pub async fn save(
     db: &Db,
-    draft_id: &str,
+    draft: &Draft,
     form: &ReferralForm,
     step: Step,
     errors: &[FieldError],
     now: i64,
     ttl: u64,
 ) -> Result<bool, DraftError> {
-    let key = data_keys::of_draft(db, draft_id).await?;
     let done = sql_exec!(
         db,
         "UPDATE referral_drafts SET form_json = $1, step = $2, errors_json = $3, revision = revision + 1, updated_at = $4, \
          expires_at = $5 WHERE id = $6 AND status = 'editing'",
-        data_keys::seal_with(key.as_ref(), &serde_json::to_string(form).expect("form serializes")),
+        data_keys::seal_with(draft.key.as_ref(), &serde_json::to_string(form).expect("form serializes")),
         step.slug(),
         serde_json::to_string(errors).expect("errors serialize"),
         now,
         now + ttl as i64,
-        draft_id,
+        &draft.id,
     )?;
     Ok(done == 1)
 }

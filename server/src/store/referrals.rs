@@ -5,7 +5,7 @@ use super::{
     data_keys::{self, open_opt, open_text, seal_with, DataKey, SealError},
     Db, Tx,
 };
-use crate::{sql_all, sql_exec, sql_optional, sql_scalar_optional};
+use crate::{sql_all, sql_exec, sql_optional, sql_scalar, sql_scalar_optional};
 
 /// A referral's read failed.
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +100,27 @@ pub async fn for_draft(db: &Db, draft_id: &str) -> Result<Option<(String, String
 /// The number reserved for draft `draft_id`, if any.
 pub async fn number_of_draft(db: &Db, draft_id: &str) -> Result<Option<String>, sqlx::Error> {
     sql_scalar_optional!(db, "SELECT number FROM referral_numbers WHERE draft_id = $1", draft_id)
+}
+
+/// Holds `number` for draft `draft_id` in the submit's transaction: `true` when it is now, or was
+/// already, the draft's; `false` when another draft has it or this draft holds another number.
+pub async fn hold_number(tx: &mut Tx, number: &str, draft_id: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let inserted = sql_exec!(
+        in tx,
+        "INSERT INTO referral_numbers (number, draft_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        number,
+        draft_id,
+        now
+    )?;
+    if inserted == 1 {
+        return Ok(true);
+    }
+    sql_scalar!(
+        in tx,
+        "SELECT EXISTS (SELECT 1 FROM referral_numbers WHERE number = $1 AND draft_id = $2)",
+        number,
+        draft_id
+    )
 }
 
 /// Reserves `number` for draft `draft_id`; `false` if the number (or the draft) has one already.
