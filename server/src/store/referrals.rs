@@ -102,12 +102,16 @@ pub async fn number_of_draft(db: &Db, draft_id: &str) -> Result<Option<String>, 
     sql_scalar_optional!(db, "SELECT number FROM referral_numbers WHERE draft_id = $1", draft_id)
 }
 
+/// A number for a draft, unless the number or the draft has one already.
+const RESERVE_NUMBER: &str =
+    "INSERT INTO referral_numbers (number, draft_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+
 /// Holds `number` for draft `draft_id` in the submit's transaction: `true` when it is now, or was
 /// already, the draft's; `false` when another draft has it or this draft holds another number.
 pub async fn hold_number(tx: &mut Tx, number: &str, draft_id: &str, now: i64) -> Result<bool, sqlx::Error> {
     let inserted = sql_exec!(
         in tx,
-        "INSERT INTO referral_numbers (number, draft_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        RESERVE_NUMBER,
         number,
         draft_id,
         now
@@ -125,13 +129,7 @@ pub async fn hold_number(tx: &mut Tx, number: &str, draft_id: &str, now: i64) ->
 
 /// Reserves `number` for draft `draft_id`; `false` if the number (or the draft) has one already.
 pub async fn reserve_number(db: &Db, number: &str, draft_id: &str, now: i64) -> Result<bool, sqlx::Error> {
-    Ok(sql_exec!(
-        db,
-        "INSERT INTO referral_numbers (number, draft_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        number,
-        draft_id,
-        now
-    )? == 1)
+    Ok(sql_exec!(db, RESERVE_NUMBER, number, draft_id, now)? == 1)
 }
 
 /// What a revoke needs of a referral.
