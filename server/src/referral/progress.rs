@@ -9,7 +9,7 @@ use super::{
 use crate::{
     smart::registry,
     state::AppState,
-    store::{outbox, referrals},
+    store::{data_keys, outbox, referrals},
 };
 use serde_json::Value;
 
@@ -119,9 +119,8 @@ pub async fn progress(
             event: change.event.code(),
             ehr_id: &row.ehr_id,
             endpoint: ehr.process_message.endpoint.as_str(),
-            body: &message,
+            body: &data_keys::seal_with(key.as_ref(), &message),
             now,
-            key: key.as_ref(),
         },
     )
     .await?;

@@ -94,10 +94,9 @@ pub async fn revoke(state: &AppState, ehr_id: &str, service_request_id: &str) ->
             event: event.code(),
             ehr_id,
             endpoint: ehr.process_message.endpoint.as_str(),
+            // The tombstones hold no PHI (stored as they are), and the referral's key is destroyed by now.
             body: &message,
             now,
-            // The tombstones hold no PHI, and the referral's key is destroyed by now.
-            key: None,
         },
     )
     .await?;

@@ -20,8 +20,14 @@ use crate::{
         now_unix, registry,
     },
     state::AppState,
-    store::outbox::{self as outbox, NewMessage},
-    store::{self, drafts::DraftStatus, Db},
+    store::{
+        self,
+        data_keys::seal_with,
+        drafts::DraftStatus,
+        referrals::NewReferral,
+        submissions::{Notification, Recording, Submission},
+        Db,
+    },
 };
 use app::{error::AppError, referral::form::ReferralForm};
 use serde_json::Value;
@@ -145,10 +151,11 @@ pub async fn submit(state: &AppState, w: &Wizard) -> Result<SubmitOutcome, AppEr
     // about 40 bits, rare) is one reserved on its own first, and the referral built again with it.
     let mut number = super::number::random();
     for _ in 0..2 {
-        let recording = {
-            let made = Made::build(state, w, form, (service, code), ehr, &files, &ids, &number, now)?;
-            record(state, w, draft, ehr, &files, &made, now).await?
-        };
+        let submission = Made::build(state, w, form, (service, code), ehr, &files, &ids, &number, now)?
+            .into_submission(w, draft, ehr, &files);
+        let recording = store::submissions::record(&state.db, submission)
+            .await
+            .map_err(internal("submit: recording the referral failed"))?;
         match recording {
             Recording::Done => {
                 state.outbox.recorded();
@@ -204,6 +211,7 @@ struct Made<'a> {
     service_id: &'a str,
     built: fhir_build::ReferralResources,
     message: String,
+    now: i64,
 }
 
 impl<'a> Made<'a> {
@@ -293,107 +301,68 @@ impl<'a> Made<'a> {
         })
         .map_err(|e| internal("submit: the notify-add-service-request message failed its checks")(e))?
         .to_string();
-        Ok(Made { ids, number, service_id: &service.id, built, message })
+        Ok(Made { ids, number, service_id: &service.id, built, message, now })
     }
 }
 
-/// How recording a referral went.
-enum Recording {
-    Done,
-    /// Another request submitted this draft first: nothing was written.
-    AlreadySubmitted,
-    /// Another draft holds the number: nothing was written.
-    NumberTaken,
-}
-
-/// One transaction: the draft claimed, the number held, the referral, its documents, its first
-/// timeline entry and its notification's outbox row.
-async fn record(
-    state: &AppState,
-    w: &Wizard,
-    draft: &store::drafts::Draft,
-    ehr: &EhrRegistration,
-    files: &[store::drafts::AttachmentRow],
-    made: &Made<'_>,
-    now: i64,
-) -> Result<Recording, AppError> {
-    // The referral's PHI is sealed under its draft's data key (which a revoke destroys).
-    let key = draft.key.as_ref();
-    let built = &made.built;
-    let sr_id = made.ids.service_request.as_str();
-    // Everything but the writes is done before the write gate.
-    let task_status = built.task.get("status").and_then(Value::as_str).unwrap_or("requested").to_string();
-    let business =
-        built.task.pointer("/businessStatus/coding/0/code").and_then(Value::as_str).unwrap_or("2.0").to_string();
-    let (sr_json, task_json, consent_json) =
-        (built.service_request.to_string(), built.task.to_string(), built.consent.to_string());
-    let documents: Vec<String> = built.documents.iter().map(Value::to_string).collect();
-    let practitioner_ref = w.user.practitioner.get("id").and_then(Value::as_str).map(|id| format!("Practitioner/{id}"));
-    let mut tx = state.db.begin().await.map_err(internal("submit: begin failed"))?;
-    // First statement of the transaction, so concurrent submits serialise on it: the loser
-    // changes no row and finds the winner's referral.
-    let claimed = store::drafts::claim_for_submit(&mut tx, &draft.id, now)
-        .await
-        .map_err(internal("submit: claiming the draft failed"))?;
-    if !claimed {
-        tx.rollback().await.map_err(internal("submit: rollback failed"))?;
-        return Ok(Recording::AlreadySubmitted);
+impl Made<'_> {
+    /// What the store records: everything owned, the PHI sealed under the draft's data key (which
+    /// a revoke destroys), so nothing is left to do at the write gate but the writes.
+    fn into_submission(
+        self,
+        w: &Wizard,
+        draft: &store::drafts::Draft,
+        ehr: &EhrRegistration,
+        files: &[store::drafts::AttachmentRow],
+    ) -> Submission {
+        let key = draft.key.as_ref();
+        let seal = |v: &Value| seal_with(key, &v.to_string());
+        let built = &self.built;
+        let text = |pointer: &str, default: &str| {
+            built.task.pointer(pointer).and_then(Value::as_str).unwrap_or(default).to_string()
+        };
+        let referral = NewReferral {
+            key_id: key.map(|k| k.id.clone()),
+            id: self.ids.service_request.clone(),
+            referral_number: self.number.to_string(),
+            draft_id: draft.id.clone(),
+            session_id: w.session.id.clone(),
+            ehr_id: w.session.ehr_id.clone(),
+            patient_id: w.session.patient_id.clone(),
+            service_id: self.service_id.to_string(),
+            task_id: self.ids.task.clone(),
+            task_status: text("/status", "requested"),
+            business_status: text("/businessStatus/coding/0/code", "2.0"),
+            service_request_json: seal(&built.service_request),
+            task_json: seal(&built.task),
+            consent_json: seal(&built.consent),
+            patient_json: seal_with(key, &w.session.patient_json),
+            user_json: w.session.user_json.clone(),
+            created_at: self.now,
+            practitioner_ref: w
+                .user
+                .practitioner
+                .get("id")
+                .and_then(Value::as_str)
+                .map(|id| format!("Practitioner/{id}")),
+            requester_ref: built
+                .service_request
+                .pointer("/requester/reference")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        };
+        Submission {
+            documents: files.iter().zip(&built.documents).map(|(f, doc)| (f.id.clone(), seal(doc))).collect(),
+            notification: Notification {
+                bundle_id: self.ids.bundle.clone(),
+                message_header_id: self.ids.header.clone(),
+                event: NOTIFY_ADD_EVENT,
+                endpoint: ehr.process_message.endpoint.as_str().to_string(),
+                body: seal_with(key, &self.message),
+            },
+            referral,
+        }
     }
-    let held = store::referrals::hold_number(&mut tx, made.number, &draft.id, now)
-        .await
-        .map_err(internal("submit: holding the referral number failed"))?;
-    if !held {
-        tx.rollback().await.map_err(internal("submit: rollback failed"))?;
-        return Ok(Recording::NumberTaken);
-    }
-    let referral = store::referrals::NewReferral {
-        key,
-        id: sr_id,
-        referral_number: made.number,
-        draft_id: &draft.id,
-        session_id: &w.session.id,
-        ehr_id: &w.session.ehr_id,
-        patient_id: &w.session.patient_id,
-        service_id: made.service_id,
-        task_id: &made.ids.task,
-        task_status: &task_status,
-        business_status: &business,
-        service_request_json: &sr_json,
-        task_json: &task_json,
-        consent_json: &consent_json,
-        patient_json: &w.session.patient_json,
-        user_json: &w.session.user_json,
-        created_at: now,
-        practitioner_ref: practitioner_ref.as_deref(),
-        requester_ref: built.service_request.pointer("/requester/reference").and_then(Value::as_str),
-    };
-    store::referrals::insert(&mut tx, &referral).await.map_err(internal("submit: inserting the referral failed"))?;
-    for (file, doc) in files.iter().zip(&documents) {
-        store::referrals::copy_attachment(&mut tx, key, sr_id, &file.id, doc)
-            .await
-            .map_err(internal("submit: copying an attachment failed"))?;
-    }
-    store::referrals::record_event(&mut tx, key, sr_id, now, "submitted", (&task_status, &business), None, None)
-        .await
-        .map_err(internal("submit: recording the timeline failed"))?;
-    outbox::enqueue(
-        &mut tx,
-        &NewMessage {
-            bundle_id: &made.ids.bundle,
-            message_header_id: &made.ids.header,
-            referral_id: sr_id,
-            event: NOTIFY_ADD_EVENT,
-            ehr_id: &w.session.ehr_id,
-            endpoint: ehr.process_message.endpoint.as_str(),
-            body: &made.message,
-            now,
-            key,
-        },
-    )
-    .await
-    .map_err(internal("submit: recording the notification failed"))?;
-    tx.commit().await.map_err(internal("submit: commit failed"))?;
-    Ok(Recording::Done)
 }
 
 /// Reads the launched patient again from the EHR just before the referral is recorded, through the

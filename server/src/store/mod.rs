@@ -12,11 +12,13 @@
 pub mod api_tokens;
 pub mod data_keys;
 pub mod drafts;
+pub mod group_commit;
 pub mod launches;
 pub mod outbox;
 pub mod referrals;
 pub mod sessions;
 pub mod staff;
+pub mod submissions;
 
 use crate::session::crypto::TokenCipher;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -60,10 +62,12 @@ pub enum Db {
 #[derive(Clone)]
 pub struct SqliteStore {
     pub pool: SqlitePool,
-    /// Serialises the busiest writers (submit, outbox claims and results) inside this process, so
+    /// Serialises the busiest writers (submits, outbox claims and results) inside this process, so
     /// they queue here instead of in SQLite's busy handler, which sleeps in growing steps. SQLite
     /// has one writer at a time anyway; PostgreSQL needs no gate.
     gate: Arc<tokio::sync::Mutex<()>>,
+    /// Submits waiting at the gate, committed together (see [`submissions`]).
+    submissions: Arc<submissions::Queue>,
     master: TokenCipher,
 }
 
@@ -421,7 +425,9 @@ async fn open_sqlite(url: &str, master: TokenCipher) -> Result<Db, DbError> {
     let migrated = sqlx::migrate!("./migrations/sqlite").run(&pool).await;
     drop(lock);
     migrated?;
-    Ok(Db::Sqlite(SqliteStore { pool, gate: Arc::default(), master }))
+    let gate = Arc::<tokio::sync::Mutex<()>>::default();
+    let submissions = Arc::new(submissions::Queue::new(gate.clone()));
+    Ok(Db::Sqlite(SqliteStore { pool, gate, submissions, master }))
 }
 
 async fn open_postgres(url: &str, master: TokenCipher) -> Result<Db, DbError> {

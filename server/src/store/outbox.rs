@@ -1,10 +1,7 @@
 //! The outbox table: messages recorded with the change that caused them, claimed one at a time
 //! by the delivery workers, and their delivery state.
 
-use super::{
-    data_keys::{self, seal_with, DataKey},
-    Backend, Db, Tx,
-};
+use super::{data_keys, Backend, Db, Tx};
 use crate::{sql_all, sql_exec, sql_optional};
 
 /// A message to record (in the caller's transaction).
@@ -16,11 +13,10 @@ pub struct NewMessage<'a> {
     pub event: &'a str,
     pub ehr_id: &'a str,
     pub endpoint: &'a str,
+    /// The message as stored: sealed under the referral's data key when it holds PHI
+    /// ([`data_keys::seal_with`]), as it is when it holds none (a revoke's tombstones).
     pub body: &'a str,
     pub now: i64,
-    /// The referral's data key, when the message holds its PHI (sealed under it); `None` for
-    /// messages without PHI (a revoke's tombstones).
-    pub key: Option<&'a DataKey>,
 }
 
 pub async fn enqueue(tx: &mut Tx, m: &NewMessage<'_>) -> Result<(), sqlx::Error> {
@@ -34,7 +30,7 @@ pub async fn enqueue(tx: &mut Tx, m: &NewMessage<'_>) -> Result<(), sqlx::Error>
         m.event,
         m.ehr_id,
         m.endpoint,
-        seal_with(m.key, m.body),
+        m.body,
         m.now,
     )?;
     if let Tx::Postgres(t) = tx {

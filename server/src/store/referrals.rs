@@ -16,67 +16,72 @@ pub enum ReadError {
     Sealed(#[from] SealError),
 }
 
-/// A referral as submit records it (in the submit's transaction).
+/// A referral as submit records it (in the submit's transaction), owned so that whichever submit
+/// commits a group of them can write it. Its PHI is already sealed under the draft's data key
+/// (`data_keys::seal_with`), before the write gate.
 #[derive(Debug, Clone)]
-pub struct NewReferral<'a> {
-    /// The draft's data key: the referral's PHI is sealed under it.
-    pub key: Option<&'a DataKey>,
-    pub id: &'a str,
-    pub referral_number: &'a str,
-    pub draft_id: &'a str,
-    pub session_id: &'a str,
-    pub ehr_id: &'a str,
-    pub patient_id: &'a str,
-    pub service_id: &'a str,
-    pub task_id: &'a str,
-    pub task_status: &'a str,
-    pub business_status: &'a str,
-    pub service_request_json: &'a str,
-    pub task_json: &'a str,
-    pub consent_json: &'a str,
-    pub patient_json: &'a str,
-    pub user_json: &'a str,
+pub struct NewReferral {
+    /// The data key the PHI is sealed under (a revoke destroys it).
+    pub key_id: Option<String>,
+    pub id: String,
+    pub referral_number: String,
+    pub draft_id: String,
+    pub session_id: String,
+    pub ehr_id: String,
+    pub patient_id: String,
+    pub service_id: String,
+    pub task_id: String,
+    pub task_status: String,
+    pub business_status: String,
+    /// Sealed.
+    pub service_request_json: String,
+    /// Sealed.
+    pub task_json: String,
+    /// Sealed.
+    pub consent_json: String,
+    /// Sealed.
+    pub patient_json: String,
+    pub user_json: String,
     pub created_at: i64,
-    pub practitioner_ref: Option<&'a str>,
-    pub requester_ref: Option<&'a str>,
+    pub practitioner_ref: Option<String>,
+    pub requester_ref: Option<String>,
 }
 
-pub async fn insert(tx: &mut Tx, r: &NewReferral<'_>) -> Result<(), sqlx::Error> {
+pub async fn insert(tx: &mut Tx, r: &NewReferral) -> Result<(), sqlx::Error> {
     sql_exec!(
         in tx,
         "INSERT INTO referrals (id, referral_number, draft_id, session_id, ehr_id, patient_id, service_id, task_id, task_status, \
          business_status, service_request_json, task_json, consent_json, patient_json, user_json, created_at, \
          practitioner_ref, requester_ref, key_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-        r.id,
-        r.referral_number,
-        r.draft_id,
-        r.session_id,
-        r.ehr_id,
-        r.patient_id,
-        r.service_id,
-        r.task_id,
-        r.task_status,
-        r.business_status,
-        seal_with(r.key, r.service_request_json),
-        seal_with(r.key, r.task_json),
-        seal_with(r.key, r.consent_json),
-        seal_with(r.key, r.patient_json),
-        r.user_json,
+        &r.id,
+        &r.referral_number,
+        &r.draft_id,
+        &r.session_id,
+        &r.ehr_id,
+        &r.patient_id,
+        &r.service_id,
+        &r.task_id,
+        &r.task_status,
+        &r.business_status,
+        &r.service_request_json,
+        &r.task_json,
+        &r.consent_json,
+        &r.patient_json,
+        &r.user_json,
         r.created_at,
-        r.practitioner_ref,
-        r.requester_ref,
-        r.key.map(|k| k.id.as_str()),
+        r.practitioner_ref.as_deref(),
+        r.requester_ref.as_deref(),
+        r.key_id.as_deref(),
     )?;
     Ok(())
 }
 
-/// Copies draft attachment `attachment_id` into the referral as document `attachment_id`.
-/// The attachment's name and bytes are sealed under the draft's key, the referral's too: they are
-/// copied as they are.
+/// Copies draft attachment `attachment_id` into the referral as document `attachment_id`, with
+/// its DocumentReference as stored (sealed under the draft's key). The attachment's name and
+/// bytes are sealed under the draft's key, the referral's too: they are copied as they are.
 pub async fn copy_attachment(
     tx: &mut Tx,
-    key: Option<&DataKey>,
     referral_id: &str,
     attachment_id: &str,
     document_reference_json: &str,
@@ -86,7 +91,7 @@ pub async fn copy_attachment(
         "INSERT INTO referral_documents (id, referral_id, document_reference_json, filename, content_type, size, sha1, data, \
          created_at) SELECT id, $1, $2, filename, content_type, size, sha1, data, created_at FROM draft_attachments WHERE id = $3",
         referral_id,
-        seal_with(key, document_reference_json),
+        document_reference_json,
         attachment_id,
     )?;
     Ok(())
@@ -106,9 +111,19 @@ pub async fn number_of_draft(db: &Db, draft_id: &str) -> Result<Option<String>, 
 const RESERVE_NUMBER: &str =
     "INSERT INTO referral_numbers (number, draft_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
 
-/// Holds `number` for draft `draft_id` in the submit's transaction: `true` when it is now, or was
-/// already, the draft's; `false` when another draft has it or this draft holds another number.
-pub async fn hold_number(tx: &mut Tx, number: &str, draft_id: &str, now: i64) -> Result<bool, sqlx::Error> {
+/// How [`hold_number`] went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    /// The number is the draft's now, from this transaction (undo with [`release_number`]).
+    Now,
+    /// The draft held this number already (reserved before).
+    Already,
+    /// Another draft has the number, or this draft holds another one: nothing was written.
+    Taken,
+}
+
+/// Holds `number` for draft `draft_id` in the submit's transaction.
+pub async fn hold_number(tx: &mut Tx, number: &str, draft_id: &str, now: i64) -> Result<Held, sqlx::Error> {
     let inserted = sql_exec!(
         in tx,
         RESERVE_NUMBER,
@@ -117,14 +132,21 @@ pub async fn hold_number(tx: &mut Tx, number: &str, draft_id: &str, now: i64) ->
         now
     )?;
     if inserted == 1 {
-        return Ok(true);
+        return Ok(Held::Now);
     }
-    sql_scalar!(
+    let already: bool = sql_scalar!(
         in tx,
         "SELECT EXISTS (SELECT 1 FROM referral_numbers WHERE number = $1 AND draft_id = $2)",
         number,
         draft_id
-    )
+    )?;
+    Ok(if already { Held::Already } else { Held::Taken })
+}
+
+/// Gives back a number [`hold_number`] took in this transaction ([`Held::Now`]).
+pub async fn release_number(tx: &mut Tx, number: &str, draft_id: &str) -> Result<(), sqlx::Error> {
+    sql_exec!(in tx, "DELETE FROM referral_numbers WHERE number = $1 AND draft_id = $2", number, draft_id)?;
+    Ok(())
 }
 
 /// Reserves `number` for draft `draft_id`; `false` if the number (or the draft) has one already.
